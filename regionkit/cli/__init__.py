@@ -1,0 +1,77 @@
+"""The `regionkit` command: a thin typer layer over the core library.
+
+Heavy modules (pydantic models, jinja2, ansible) are imported inside the commands that need them, so that
+`regionkit --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
+
+from regionkit import __version__
+from regionkit.cli import catalog as catalog_cli
+from regionkit.cli.output import report_error, report_internal_error
+from regionkit.errors import RegionkitError
+
+
+class _Group(TyperGroup):
+    """Turns every RegionkitError raised by a command into one clear line and its exit code."""
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except RegionkitError as exc:
+            report_error(exc)
+            raise typer.Exit(exc.exit_code) from None
+        except (typer.Exit, typer.Abort, TyperException):
+            raise
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        except Exception as exc:  # noqa: BLE001 - last line of defence: never a bare traceback
+            if os.environ.get("REGIONKIT_DEBUG"):
+                raise
+            report_internal_error(exc)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="regionkit",
+    help="Roll out Kota Tangerang's shared e-government apps to a region.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(catalog_cli.app, name="catalog")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"regionkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_show_version, is_eager=True, help="Print the version and exit.")] = False,
+    directory: Annotated[Optional[Path], typer.Option(
+        "-C", help="Run as if regionkit was started in this directory.", metavar="DIR")] = None,
+) -> None:
+    """Roll out Kota Tangerang's shared e-government apps to a region."""
+    if directory is not None:
+        try:
+            os.chdir(directory)
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot enter {directory}: {exc.strerror}", param_hint="-C") from None
+
+
+def main() -> None:
+    app()

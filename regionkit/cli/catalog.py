@@ -1,0 +1,117 @@
+"""`regionkit catalog ...`: list, show, validate and summarise the catalog of shareable apps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from regionkit.cli.options import CatalogOption, JsonOption
+
+app = typer.Typer(help="Browse and check the catalog of shareable apps.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_apps(
+    group: Annotated[Optional[str], typer.Option(help="Only apps of this group (id).")] = None,
+    kind: Annotated[Optional[str], typer.Option(help="Only apps of this kind (web, unit-site, android, "
+                                                      "service, national).")] = None,
+    search: Annotated[Optional[str], typer.Option(help="Only apps whose id, name, summary or owner "
+                                                        "contains TEXT.", metavar="TEXT")] = None,
+    catalog: CatalogOption = None,
+    json: JsonOption = False,
+) -> None:
+    """List the apps of the catalog."""
+    from regionkit import catalog_views
+    from regionkit.catalog import load_catalog
+
+    loaded = load_catalog(catalog)
+    apps = catalog_views.filter_apps(loaded, group=group, kind=kind, search=search)
+    if json:
+        from regionkit.cli.output import print_json
+
+        print_json([catalog_views.app_record(a) for a in apps])
+        return
+    from regionkit.cli.render_catalog import apps_table
+
+    apps_table(loaded, apps)
+
+
+@app.command("show")
+def show(
+    app_id: Annotated[str, typer.Argument(metavar="ID", help="The app's id.")],
+    catalog: CatalogOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Show one app with its dependency tree and the apps that depend on it."""
+    from regionkit import catalog_views
+    from regionkit.catalog import load_catalog
+
+    loaded = load_catalog(catalog)
+    details = catalog_views.app_details(loaded, loaded.get(app_id))
+    if json:
+        from regionkit.cli.output import print_json
+
+        print_json(details)
+        return
+    from regionkit.cli.render_catalog import app_panel
+
+    app_panel(details)
+
+
+@app.command("validate")
+def validate(
+    path: Annotated[Optional[Path], typer.Argument(help="Catalog file (default: the kit's or --catalog).")] = None,
+    catalog: CatalogOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Check a catalog against every rule and report all problems at once (exit 2 when any)."""
+    from regionkit.catalog import load_catalog
+    from regionkit.errors import ValidationFailed
+
+    target = path or catalog
+    try:
+        loaded = load_catalog(target)
+    except ValidationFailed as exc:
+        if not json:
+            raise
+        from regionkit.cli.output import print_json
+        from regionkit.catalog_views import problem_record
+
+        print_json({"valid": False, "problems": [problem_record(p) for p in exc.problems]})
+        raise typer.Exit(exc.exit_code) from None
+    if json:
+        from regionkit.cli.output import print_json
+
+        print_json({"valid": True, "path": str(loaded.path), "apps": len(loaded), "digest": loaded.digest})
+        return
+    from regionkit.cli.output import stdout
+
+    stdout.print(f"[green]ok[/] {loaded.path}: {len(loaded)} apps in {len(loaded.groups)} groups, no problems")
+
+
+@app.command("stats")
+def stats(catalog: CatalogOption = None, json: JsonOption = False) -> None:
+    """Counts by group, kind, audience and status, and the websites a region gets per unit-site app."""
+    from regionkit import catalog_views
+    from regionkit.catalog import load_catalog
+
+    figures = catalog_views.catalog_stats(load_catalog(catalog))
+    if json:
+        from regionkit.cli.output import print_json
+
+        print_json(figures)
+        return
+    from regionkit.cli.render_catalog import stats_tables
+
+    stats_tables(figures)
+
+
+@app.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of catalog.yaml (for editors and CI)."""
+    from regionkit.catalog import catalog_json_schema
+    from regionkit.cli.output import print_json
+
+    print_json(catalog_json_schema())

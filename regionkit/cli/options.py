@@ -1,0 +1,14 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+CatalogOption = Annotated[Optional[Path], typer.Option(
+    "--catalog", envvar="REGIONKIT_CATALOG", metavar="PATH", show_default=False,
+    help="Catalog to read instead of the kit's own catalog.yaml [env: REGIONKIT_CATALOG].")]
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
