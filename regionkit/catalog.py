@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 from regionkit import depgraph
 from regionkit.errors import InputError, Location, Problem, ValidationFailed
 from regionkit.resources import kit_path
+from regionkit.schema_errors import SLUG_HINT, pydantic_problem, sort_problems
 from regionkit.units import UnitKind
 from regionkit.yamldoc import FieldPath, YamlDocument, format_field_path, load_yaml, read_text
 
@@ -276,7 +277,7 @@ def _check(doc: YamlDocument) -> tuple[Catalog | None, list[Problem]]:
         problems += [_problem(doc, (), error) for error in exc.errors()]
         envelope = None
         if not isinstance(doc.data.get("apps"), list):
-            return None, _sorted(problems)
+            return None, sort_problems(problems)
     groups = envelope.groups if envelope else []
     apps: dict[str, Any] = {}
     seen: dict[str, int] = {}
@@ -297,7 +298,7 @@ def _check(doc: YamlDocument) -> tuple[Catalog | None, list[Problem]]:
         except ValidationError as exc:
             problems += [_problem(doc, base, error, label) for error in exc.errors()]
     problems += _cross_checks(doc, groups, seen, envelope is not None)
-    return Catalog(doc.path, groups, apps), _sorted(problems)
+    return Catalog(doc.path, groups, apps), sort_problems(problems)
 
 
 def _cross_checks(doc: YamlDocument, groups: list[Group], index_of: dict[str, int],
@@ -354,38 +355,10 @@ def _cross_checks(doc: YamlDocument, groups: list[Group], index_of: dict[str, in
     return problems
 
 
-def _problem(doc: YamlDocument, base: FieldPath, error: dict, label: str | None = None) -> Problem:
-    """Turn one pydantic error into a positioned problem, dropping the union tag from its path."""
-    loc = tuple(error["loc"])
-    if base and loc and isinstance(loc[0], str) and loc[0] in Kind._value2member_map_:
-        kind, loc = loc[0], loc[1:]
-    else:
-        kind = None
-    kind_of = f"{'an' if kind == 'android' else 'a'} {kind} app" if kind else "this entry"
-    kind_error = error["type"]
-    if kind_error == "union_tag_invalid":
-        loc, message = ("kind",), f"expected one of: {', '.join(k.value for k in Kind)}"
-    elif kind_error == "union_tag_not_found":
-        loc, message = ("kind",), f"missing; expected one of: {', '.join(k.value for k in Kind)}"
-    elif kind_error == "missing":
-        message = f"required for {kind_of}"
-    elif kind_error == "extra_forbidden":
-        message = f"not allowed for {kind_of}"
-    elif kind_error == "string_pattern_mismatch" and loc and loc[-1] in _PATTERN_HINTS:
-        message = f"{_PATTERN_HINTS[loc[-1]]} (got {_short(error['input'])})"
-    else:
-        message = error["msg"]
-        if kind_error not in ("model_type", "dict_type", "list_type") and "input" in error:
-            message += f" (got {_short(error['input'])})"
-    path = base + loc
-    display = format_field_path((label, *loc)) if label else format_field_path(path)
-    return Problem(message, doc.location(path, display))
-
-
 _PATTERN_HINTS = {
-    "id": "expected a slug: lowercase letters and digits joined by single dashes",
-    "group": "expected a slug: lowercase letters and digits joined by single dashes",
-    "subgroup": "expected a slug: lowercase letters and digits joined by single dashes",
+    "id": SLUG_HINT,
+    "group": SLUG_HINT,
+    "subgroup": SLUG_HINT,
     "version": "expected a version MAJOR.MINOR.PATCH, e.g. \"1.4.0\"",
     "runtime": "expected static, php-X.Y, python-X.Y, go-X.Y, node-N or java-N",
     "health": "expected an HTTP path starting with /",
@@ -395,10 +368,8 @@ _PATTERN_HINTS = {
 }
 
 
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def _problem(doc: YamlDocument, base: FieldPath, error: dict, label: str | None = None) -> Problem:
+    return pydantic_problem(doc, error, base, label, tags=[k.value for k in Kind], hints=_PATTERN_HINTS,
+                            noun="app")
 
 
-def _sorted(problems: list[Problem]) -> list[Problem]:
-    return sorted(problems, key=lambda p: (p.location.line or 0, p.location.column or 0))

@@ -1,0 +1,200 @@
+"""The region profile (`region.yaml`): who the region is, its units, its chosen apps and its servers."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+
+from regionkit.errors import InputError, Problem, ValidationFailed
+from regionkit.units import UnitKind
+from regionkit.schema_errors import SLUG_HINT, pydantic_problem, sort_problems
+from regionkit.yamldoc import YamlDocument, load_yaml, read_text
+
+PROFILE_NAME = "region.yaml"
+TIMEZONES = ("Asia/Jakarta", "Asia/Pontianak", "Asia/Makassar", "Asia/Jayapura")
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+RegionCode = Annotated[str, StringConstraints(pattern=r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")]
+Colour = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
+DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+HOSTNAME_PATTERN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+
+
+_PATTERN_HINTS = {
+    "region.code": "expected a Kemendagri code such as 36, 36.01 or 36.01.01",
+    "region.parent": "expected a Kemendagri code such as 36.71",
+    "units.code": SLUG_HINT,
+    "units.wilayah": "expected a Kemendagri code such as 36.01.01",
+    "units.acronym": "expected capitals and digits, such as DISKOMINFO",
+    "hosts.name": SLUG_HINT,
+    "primary": "expected a colour as #rrggbb",
+    "accent": "expected a colour as #rrggbb",
+}
+
+
+class RegionKind(StrEnum):
+    PROVINSI = "provinsi"
+    KABUPATEN = "kabupaten"
+    KOTA = "kota"
+    INSTITUTION = "institution"
+
+
+class HostRole(StrEnum):
+    WEB = "web"
+    DB = "db"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Colours(_Strict):
+    primary: Colour = "#1f4e79"
+    accent: Colour = "#f2a900"
+
+
+class Head(_Strict):
+    title: Text = Field(description="Bupati, Wali Kota, Gubernur, Kapolres, ...")
+    name: Optional[Text] = None
+
+
+class RegionInfo(_Strict):
+    code: Optional[RegionCode] = Field(None, description="Kemendagri code; empty for an institution.")
+    name: Text
+    kind: RegionKind
+    province: Text
+    parent: Optional[RegionCode] = Field(None, description="For an institution: the region it belongs to.")
+    capital: Optional[Text] = None
+    timezone: str = Field(description="One of Indonesia's four tz database zones.")
+    domain: str
+    logo: Optional[str] = Field(None, description="Path of a PNG or SVG logo, relative to the project.")
+    colours: Colours = Colours()
+    head: Head
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in TIMEZONES:
+            raise ValueError(f"expected one of {', '.join(TIMEZONES)}")
+        return value
+
+    @field_validator("domain")
+    @classmethod
+    def _domain_syntax(cls, value: str) -> str:
+        if not DOMAIN_PATTERN.match(value):
+            raise ValueError("expected a lowercase domain name such as pandeglangkab.go.id")
+        return value
+
+    @property
+    def key(self) -> str:
+        """A stable identifier for the ledger: the code, or parent/slug for an institution."""
+        return self.code or f"{self.parent}/{slugify(self.name)}"
+
+
+class Unit(_Strict):
+    code: Slug = Field(description="Short unique id, used in paths and URLs (e.g. diskominfo, kec-labuan).")
+    name: Text
+    acronym: Optional[Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Za-z0-9 .&-]{0,30}$")]] = None
+    kind: UnitKind
+    wilayah: Optional[RegionCode] = Field(None, description="Kemendagri code of a kecamatan/kelurahan unit.")
+
+
+class AppChoice(_Strict):
+    auto: bool = Field(False, description="Added only because another chosen app needs it.")
+    settings: dict[str, Any] = Field(default_factory=dict, description="Per-app settings (never secrets).")
+
+
+class Host(_Strict):
+    name: Slug
+    address: str
+    port: int = Field(22, ge=1, le=65535)
+    user: Text = "root"
+    roles: list[HostRole] = Field(min_length=1)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            if not HOSTNAME_PATTERN.match(value):
+                raise ValueError("expected an IP address or a host name") from None
+        return value
+
+
+class Profile(_Strict):
+    """The whole `region.yaml`."""
+
+    schema_version: int = Field(1, ge=1, le=1)
+    region: RegionInfo
+    units: list[Unit] = Field(default_factory=list)
+    apps: dict[Slug, Optional[AppChoice]] = Field(default_factory=dict)
+    hosts: list[Host] = Field(default_factory=list)
+
+    def choice(self, app_id: str) -> AppChoice:
+        return self.apps.get(app_id) or AppChoice()
+
+
+def profile_json_schema() -> dict:
+    schema = Profile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "regionkit region profile"
+    return schema
+
+
+def slugify(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def find_project(start: Path | None = None) -> Path:
+    """The folder holding `region.yaml`: `start` or its nearest parent, like git finds a repository."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / PROFILE_NAME).is_file():
+            return folder
+    raise InputError(f"no {PROFILE_NAME} in {here} or any parent folder",
+                     hint="run `regionkit init DIR` to create a region project, or pass -C DIR")
+
+
+def load_profile_document(path: Path) -> tuple[YamlDocument, Profile | None, list[Problem]]:
+    """Parse and check `region.yaml` on its own; cross-checks with the catalog live in `project_checks`."""
+    doc = load_yaml(path, read_text(path))
+    problems = list(doc.problems)
+    if not isinstance(doc.data, dict):
+        problems.append(Problem("expected a mapping with region, units, apps and hosts", doc.location(())))
+        return doc, None, problems
+    try:
+        profile = Profile.model_validate(doc.data)
+    except ValidationError as exc:
+        problems += [pydantic_problem(doc, error, hints=_PATTERN_HINTS) for error in exc.errors()]
+        return doc, None, problems
+    problems += _uniqueness(doc, profile)
+    return doc, profile, problems
+
+
+def load_profile(path: Path) -> Profile:
+    _, profile, problems = load_profile_document(path)
+    if problems:
+        raise ValidationFailed(sort_problems(problems), f"{path}: invalid profile")
+    return profile
+
+
+def _uniqueness(doc: YamlDocument, profile: Profile) -> list[Problem]:
+    problems = []
+    for section, key in (("units", "code"), ("hosts", "name"), ("hosts", "address")):
+        first: dict[str, int] = {}
+        for index, item in enumerate(getattr(profile, section)):
+            value = getattr(item, key)
+            if value in first:
+                line = doc.location((section, first[value])).line
+                problems.append(Problem(f"duplicate {key} '{value}' (first at {section}[{first[value]}], line {line})",
+                                        doc.location((section, index, key))))
+            else:
+                first[value] = index
+    return problems
