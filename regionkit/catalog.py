@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
@@ -184,11 +184,22 @@ class Group(_Strict):
     subgroups: list[Subgroup] = Field(min_length=1)
 
 
+class Preset(_Strict):
+    """A package of apps seen in practice, chosen in one go with `regionkit apps add --preset ID`."""
+
+    id: Slug
+    name: Text
+    description: Text
+    source: Optional[Text] = Field(None, description="Where the package is documented.")
+    apps: list[Slug] = Field(min_length=1)
+
+
 class CatalogFile(_Strict):
     """The whole `catalog.yaml` (used for the published JSON Schema and the document's outer shape)."""
 
     schema_version: Literal[1]
     groups: list[Group] = Field(min_length=1)
+    presets: list[Preset] = Field(default_factory=list)
     apps: list[App]
 
 
@@ -197,6 +208,7 @@ class _Envelope(_Strict):
 
     schema_version: Literal[1]
     groups: list[Group] = Field(min_length=1)
+    presets: list[Preset] = Field(default_factory=list)
     apps: list[Any]
 
 
@@ -214,6 +226,7 @@ class Catalog:
     path: Path
     groups: list[Group]
     apps: dict[str, Any]
+    presets: dict[str, Preset] = field(default_factory=dict)
     digest: str = ""
     _graph: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
@@ -246,6 +259,14 @@ class Catalog:
     def closure(self, app_ids: list[str]) -> list[str]:
         """The apps and everything they need, dependencies first."""
         return depgraph.closure(self._graph, app_ids)
+
+    def preset(self, preset_id: str) -> Preset:
+        try:
+            return self.presets[preset_id]
+        except KeyError:
+            close = difflib.get_close_matches(preset_id, list(self.presets), n=3, cutoff=0.5)
+            raise InputError(f"unknown preset '{preset_id}'", hint=f"did you mean: {', '.join(close)}?" if close
+                             else f"presets: {', '.join(self.presets) or 'none'}") from None
 
     def group_name(self, group_id: str) -> str:
         return next((g.name for g in self.groups if g.id == group_id), group_id)
@@ -298,7 +319,24 @@ def _check(doc: YamlDocument) -> tuple[Catalog | None, list[Problem]]:
         except ValidationError as exc:
             problems += [_problem(doc, base, error, label) for error in exc.errors()]
     problems += _cross_checks(doc, groups, seen, envelope is not None)
-    return Catalog(doc.path, groups, apps), sort_problems(problems)
+    presets = envelope.presets if envelope else []
+    problems += _preset_checks(doc, presets, seen)
+    return Catalog(doc.path, groups, apps, {p.id: p for p in presets}), sort_problems(problems)
+
+
+def _preset_checks(doc: YamlDocument, presets: list[Preset], index_of: dict[str, int]) -> list[Problem]:
+    problems = []
+    seen: set[str] = set()
+    for pi, preset in enumerate(presets):
+        if preset.id in seen:
+            problems.append(Problem(f"duplicate preset id '{preset.id}'", doc.location(("presets", pi, "id"))))
+        seen.add(preset.id)
+        for ai, app_id in enumerate(preset.apps):
+            if app_id not in index_of:
+                close = difflib.get_close_matches(app_id, list(index_of), n=3)
+                hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                problems.append(Problem(f"unknown app '{app_id}'{hint}", doc.location(("presets", pi, "apps", ai))))
+    return problems
 
 
 def _cross_checks(doc: YamlDocument, groups: list[Group], index_of: dict[str, int],

@@ -34,10 +34,11 @@ class Location:
 
 @dataclass(frozen=True)
 class Problem:
-    """One finding of a validation: a message at a location."""
+    """One finding of a validation: a message at a location; warnings do not fail a validation."""
 
     message: str
     location: Location = Location()
+    warning: bool = False
 
     def __str__(self) -> str:
         where = str(self.location)

@@ -13,6 +13,7 @@ class UnitKind(StrEnum):
 
 
 # (acronym, name): the perangkat daerah a kabupaten/kota usually has. Regions edit the list after `init`.
+# Provinces have no kecamatan and some units only exist at one level; see `standard_opd`.
 STANDARD_OPD: tuple[tuple[str, str], ...] = (
     ("SETDA", "Sekretariat Daerah"),
     ("SETWAN", "Sekretariat DPRD"),
@@ -49,3 +50,16 @@ STANDARD_OPD: tuple[tuple[str, str], ...] = (
     ("BPBD", "Badan Penanggulangan Bencana Daerah"),
     ("RSUD", "Rumah Sakit Umum Daerah"),
 )
+
+_KABKOTA_ONLY = {"DISDUKCAPIL", "DAMKAR", "DPPKB", "DKP"}
+_KABUPATEN_ONLY = {"DPMD"}
+_PROVINCE_EXTRA = (("DESDM", "Dinas Energi dan Sumber Daya Mineral"), ("DISHUT", "Dinas Kehutanan"))
+
+
+def standard_opd(level: str) -> list[tuple[str, str]]:
+    """The standard OPD for `provinsi`, `kabupaten` or `kota`."""
+    if level == "provinsi":
+        return [u for u in STANDARD_OPD if u[0] not in _KABKOTA_ONLY | _KABUPATEN_ONLY] + list(_PROVINCE_EXTRA)
+    if level == "kota":
+        return [u for u in STANDARD_OPD if u[0] not in _KABUPATEN_ONLY]
+    return list(STANDARD_OPD)

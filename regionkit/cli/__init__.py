@@ -15,7 +15,10 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from regionkit import __version__
+from regionkit.cli import apps as apps_cli
 from regionkit.cli import catalog as catalog_cli
+from regionkit.cli import init as init_cli
+from regionkit.cli import project as project_cli
 from regionkit.cli.output import report_error, report_internal_error
 from regionkit.errors import RegionkitError
 
@@ -49,7 +52,11 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+app.command("init")(init_cli.init)
 app.add_typer(catalog_cli.app, name="catalog")
+app.add_typer(apps_cli.app, name="apps")
+app.command("validate")(project_cli.validate)
+app.command("schema")(project_cli.schema)
 
 
 def _show_version(value: bool) -> None:

@@ -1,0 +1,145 @@
+"""`regionkit apps ...`: choose the region's apps (with what they need) and list the choice."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Optional
+
+import typer
+
+from regionkit.cli.options import CatalogOption, JsonOption
+
+app = typer.Typer(help="Choose the region's apps.", no_args_is_help=True)
+
+CHANGE_LINES = (
+    ("added", "added"),
+    ("added_as_dependency", "added because chosen apps need them"),
+    ("now_explicit", "now chosen explicitly (were dependencies)"),
+    ("already_chosen", "already chosen"),
+    ("removed", "removed"),
+    ("removed_with_cascade", "removed with --cascade (they need a removed app)"),
+    ("no_longer_needed", "removed, no longer needed by any chosen app"),
+)
+
+
+def _open(catalog_path):
+    from regionkit.catalog import load_catalog
+    from regionkit.project import Project, chosen_apps
+
+    project = Project.locate()
+    profile = project.profile()
+    return project, load_catalog(catalog_path), chosen_apps(profile)
+
+
+def _report(change, as_json: bool) -> None:
+    if as_json:
+        from regionkit.cli.output import print_json
+
+        print_json(asdict(change))
+        return
+    from regionkit.cli.output import stdout
+
+    for field, label in CHANGE_LINES:
+        ids = getattr(change, field)
+        if ids:
+            stdout.print(f"{label}: {', '.join(ids)}")
+    if not change.changed:
+        stdout.print("nothing changed")
+
+
+@app.command("add")
+def add(
+    app_ids: Annotated[Optional[list[str]], typer.Argument(metavar="ID...", help="Apps to choose.")] = None,
+    preset: Annotated[Optional[list[str]], typer.Option(
+        metavar="PRESET", help="Choose a package of apps (see `regionkit apps presets`); repeatable.")] = None,
+    catalog: CatalogOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Choose apps; everything they depend on is added too, and said."""
+    from regionkit import selection
+    from regionkit.errors import InputError
+
+    project, loaded, chosen = _open(catalog)
+    wanted = list(app_ids or [])
+    for preset_id in preset or []:
+        wanted += [a for a in loaded.preset(preset_id).apps if a not in wanted]
+    if not wanted:
+        raise InputError("name the apps to add, or --preset PRESET", hint="see `regionkit catalog list`")
+    new, change = selection.add(loaded, chosen, wanted)
+    if change.changed:
+        project.write_choice(new)
+    _report(change, json)
+
+
+@app.command("remove")
+def remove(
+    app_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Apps to remove.")],
+    cascade: Annotated[bool, typer.Option(help="Also remove the chosen apps that need them.")] = False,
+    catalog: CatalogOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Remove apps; refused while another chosen app needs one (unless --cascade)."""
+    from regionkit import selection
+
+    project, loaded, chosen = _open(catalog)
+    new, change = selection.remove(loaded, chosen, app_ids, cascade=cascade)
+    project.write_choice(new)
+    _report(change, json)
+
+
+@app.command("list")
+def list_chosen(catalog: CatalogOption = None, json: JsonOption = False) -> None:
+    """The chosen apps, in install order; national platforms are marked as integrations."""
+    from regionkit.catalog import Kind
+
+    _, loaded, chosen = _open(catalog)
+    order = [a for a in loaded.closure([a for a in chosen if a in loaded.apps]) if a in chosen]
+    order += [a for a in chosen if a not in loaded.apps]
+    rows = []
+    for app_id in order:
+        entry = loaded.apps.get(app_id)
+        rows.append({
+            "id": app_id, "name": entry.name if entry else None, "kind": entry.kind.value if entry else None,
+            "integration": bool(entry and entry.kind == Kind.NATIONAL), "version": entry.version if entry else None,
+            "auto": chosen[app_id], "known": entry is not None,
+        })
+    if json:
+        from regionkit.cli.output import print_json
+
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    from regionkit.cli.output import stdout
+
+    table = Table(title=f"{len(rows)} apps chosen ({sum(r['auto'] for r in rows)} as dependencies)",
+                  title_justify="left")
+    for column in ("id", "name", "kind", "version", "chosen"):
+        table.add_column(column)
+    for row in rows:
+        kind = "integration" if row["integration"] else (row["kind"] or "[red]not in catalog[/]")
+        table.add_row(row["id"], row["name"] or "", kind, row["version"] or "",
+                      "as dependency" if row["auto"] else "yes")
+    stdout.print(table)
+
+
+@app.command("presets")
+def presets(catalog: CatalogOption = None, json: JsonOption = False) -> None:
+    """Packages of apps seen in practice."""
+    from regionkit.catalog import load_catalog
+
+    loaded = load_catalog(catalog)
+    records = [{**p.model_dump(mode="json"), "with_dependencies": len(loaded.closure(p.apps))}
+               for p in loaded.presets.values()]
+    if json:
+        from regionkit.cli.output import print_json
+
+        print_json(records)
+        return
+    from regionkit.cli.output import stdout
+
+    for record in records:
+        stdout.print(f"[bold]{record['id']}[/]: {record['name']}: {len(record['apps'])} apps, "
+                     f"{record['with_dependencies']} with what they need")
+        stdout.print(f"  {record['description']}")
+        stdout.print(f"  [dim]{', '.join(record['apps'])}[/]")

@@ -1,0 +1,65 @@
+"""Project-wide commands: `regionkit validate` and `regionkit schema`."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from regionkit.cli.options import CatalogOption, JsonOption
+
+
+def validate(catalog: CatalogOption = None, json: JsonOption = False) -> None:
+    """Check the region project: profile, catalog, chosen apps, units and hosts together (exit 2 on errors)."""
+    from regionkit.catalog import load_catalog
+    from regionkit.project import Project
+    from regionkit.project_checks import check_project
+
+    project = Project.locate()
+    report = check_project(project.profile_path, load_catalog(catalog))
+    if json:
+        from regionkit.catalog_views import problem_record
+        from regionkit.cli.output import print_json
+
+        print_json({"valid": report.ok, "project": str(project.root),
+                    "errors": [problem_record(p) for p in report.errors],
+                    "warnings": [problem_record(p) for p in report.warnings]})
+    else:
+        from rich.markup import escape
+
+        from regionkit.cli.output import stderr, stdout
+
+        for problem in report.errors:
+            stderr.print(f"[red]error:[/] {escape(str(problem))}")
+        for problem in report.warnings:
+            stderr.print(f"[yellow]warning:[/] {escape(str(problem))}")
+        if report.ok:
+            profile = report.profile
+            stdout.print(f"[green]ok[/] {project.profile_path}: {profile.region.name}, {len(profile.units)} units, "
+                         f"{len(profile.apps)} apps, {len(profile.hosts)} hosts"
+                         + (f", {len(report.warnings)} warnings" if report.warnings else ""))
+        else:
+            stderr.print(f"[red]error:[/] {project.profile_path}: {len(report.errors)} problems")
+    if not report.ok:
+        raise typer.Exit(2)
+
+
+class SchemaName(str, Enum):
+    catalog = "catalog"
+    profile = "profile"
+
+
+def schema(name: Annotated[SchemaName, typer.Argument(help="catalog (catalog.yaml) or profile (region.yaml).")]
+           ) -> None:
+    """Print the JSON Schema of catalog.yaml or region.yaml, for editors and CI."""
+    from regionkit.cli.output import print_json
+
+    if name == SchemaName.catalog:
+        from regionkit.catalog import catalog_json_schema
+
+        print_json(catalog_json_schema())
+    else:
+        from regionkit.region import profile_json_schema
+
+        print_json(profile_json_schema())
