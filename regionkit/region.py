@@ -169,13 +169,11 @@ def load_profile_document(path: Path) -> tuple[YamlDocument, Profile | None, lis
     if not isinstance(doc.data, dict):
         problems.append(Problem("expected a mapping with region, units, apps and hosts", doc.location(())))
         return doc, None, problems
+    problems += _uniqueness(doc)
     try:
-        profile = Profile.model_validate(doc.data)
+        return doc, Profile.model_validate(doc.data), problems
     except ValidationError as exc:
-        problems += [pydantic_problem(doc, error, hints=_PATTERN_HINTS) for error in exc.errors()]
-        return doc, None, problems
-    problems += _uniqueness(doc, profile)
-    return doc, profile, problems
+        return doc, None, problems + [pydantic_problem(doc, error, hints=_PATTERN_HINTS) for error in exc.errors()]
 
 
 def load_profile(path: Path) -> Profile:
@@ -185,12 +183,17 @@ def load_profile(path: Path) -> Profile:
     return profile
 
 
-def _uniqueness(doc: YamlDocument, profile: Profile) -> list[Problem]:
+def _uniqueness(doc: YamlDocument) -> list[Problem]:
+    """Unit codes, host names and host addresses are unique (read from the raw data, so that the check runs
+    even when another field has a type error)."""
     problems = []
     for section, key in (("units", "code"), ("hosts", "name"), ("hosts", "address")):
+        items = doc.data.get(section)
         first: dict[str, int] = {}
-        for index, item in enumerate(getattr(profile, section)):
-            value = getattr(item, key)
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            value = item.get(key) if isinstance(item, dict) else None
+            if not isinstance(value, str):
+                continue
             if value in first:
                 line = doc.location((section, first[value])).line
                 problems.append(Problem(f"duplicate {key} '{value}' (first at {section}[{first[value]}], line {line})",

@@ -71,9 +71,10 @@ def _ask(options) -> dict:
     info = proposal["region"]
     stdout.print(f"{info['name']} ({info['kind']}, {info['province']}), {info['timezone']}, "
                  f"{len(proposal['units'])} units proposed")
-    while True:
-        options.domain = typer.prompt("Domain", default=info["domain"]).strip().lower()
-        options.head_name = typer.prompt(f"Name of the {info['head']['title']}", default="", show_default=False)
+    while True:  # a wrong answer asks again, with the earlier answers as defaults
+        options.domain = typer.prompt("Domain", default=options.domain or info["domain"]).strip().lower()
+        options.head_name = typer.prompt(f"Name of the {info['head']['title']}", default=options.head_name or "",
+                                         show_default=bool(options.head_name)).strip() or None
         logo = typer.prompt("Logo file (PNG or SVG, empty for none)", default="", show_default=False).strip()
         options.logo = Path(logo) if logo else None
         try:
