@@ -103,6 +103,10 @@ class Unit(_Strict):
     acronym: Optional[Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Za-z0-9 .&-]{0,30}$")]] = None
     kind: UnitKind
     wilayah: Optional[RegionCode] = Field(None, description="Kemendagri code of a kecamatan/kelurahan unit.")
+    head: Optional[Head] = Field(None, description="The unit's head, shown on its website.")
+    address: Optional[Text] = None
+    phone: Optional[Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{5,20}$")]] = None
+    email: Optional[Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")]] = None
 
 
 class AppChoice(_Strict):

@@ -18,6 +18,7 @@ from regionkit.errors import InputError, Location, OperationFailed
 from regionkit.logo import LogoError, inspect_logo
 from regionkit.region import PROFILE_NAME, Profile, slugify
 from regionkit.resources import kit_path
+from regionkit.textfilters import FILTERS
 from regionkit.units import UnitKind, standard_opd
 from regionkit.wilayah import Province, code_table
 
@@ -141,15 +142,9 @@ def create_project(target: Path, profile: dict[str, Any], logo: Path | None = No
     return target
 
 
-def yaml_value(value: Any) -> str:
-    """One value as inline YAML (quoted where YAML needs it): the `yaml` filter of the project template."""
-    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10**9, sort_keys=False)
-    return text.removesuffix("\n").removesuffix("\n...")
-
-
 class TemplateFilters(Extension):
     """Jinja2 extension the project template loads through cookiecutter's `_extensions`."""
 
     def __init__(self, environment):
         super().__init__(environment)
-        environment.filters["yaml"] = yaml_value
+        environment.filters.update(FILTERS)

@@ -19,6 +19,7 @@ from regionkit.cli import apps as apps_cli
 from regionkit.cli import catalog as catalog_cli
 from regionkit.cli import init as init_cli
 from regionkit.cli import project as project_cli
+from regionkit.cli import render as render_cli
 from regionkit.cli.output import report_error, report_internal_error
 from regionkit.errors import RegionkitError
 
@@ -56,6 +57,7 @@ app.command("init")(init_cli.init)
 app.add_typer(catalog_cli.app, name="catalog")
 app.add_typer(apps_cli.app, name="apps")
 app.command("validate")(project_cli.validate)
+app.command("render")(render_cli.render)
 app.command("schema")(project_cli.schema)
 
 

@@ -1,0 +1,68 @@
+"""`regionkit render`: the region's configuration for every chosen app, from the templates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from regionkit.cli.options import CatalogOption, JsonOption
+
+
+def render(
+    out: Annotated[Optional[Path], typer.Option(help="Build folder (default: build/ in the project).")] = None,
+    diff: Annotated[bool, typer.Option("--diff", help="Show what would change against the current build; "
+                                                      "write nothing.")] = False,
+    app_id: Annotated[Optional[str], typer.Option("--app", metavar="ID", help="Render this app only.")] = None,
+    catalog: CatalogOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Render config, branding and unit sites for the chosen apps into a build folder, atomically."""
+    from regionkit.catalog import load_catalog
+    from regionkit.cli.output import print_json, stdout
+    from regionkit.project import Project
+    from regionkit.render import Renderer
+
+    project = Project.locate()
+    renderer = Renderer(project.root, project.profile(), load_catalog(catalog))
+    target = out or project.root / "build"
+    if diff:
+        chunks = renderer.diff(target, app_id)
+        if json:
+            print_json({"changed": bool(chunks), "diff": "".join(chunks)})
+        elif chunks:
+            from rich.syntax import Syntax
+
+            stdout.print(Syntax("".join(chunks), "diff", theme="ansi_dark", background_color="default"))
+        else:
+            stdout.print("no changes")
+        return
+    result = _build_with_progress(renderer, target, app_id, show=not json)
+    manifest = result.manifest
+    if json:
+        print_json({"out": str(result.out), "inputs_digest": manifest["inputs_digest"], "apps": len(manifest["apps"]),
+                    "files": len(manifest["files"]), "changed": result.changed, "removed": result.removed,
+                    "overrides": manifest["overrides"]})
+        return
+    stdout.print(f"[green]rendered[/] {len(manifest['apps'])} apps, {len(manifest['files'])} files into "
+                 f"{result.out}: {len(result.changed)} changed, {len(result.removed)} removed")
+    if manifest["overrides"]:
+        stdout.print(f"  project overrides: {', '.join(manifest['overrides'])}")
+
+
+def _build_with_progress(renderer, target: Path, app_id: str | None, show: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from regionkit.cli.output import stderr
+
+    total = 1 if app_id else len(renderer.contexts)
+    with Progress(TextColumn("rendering {task.fields[app]:<24}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=stderr, transient=True,
+                  disable=not show or not stderr.is_terminal) as progress:
+        task = progress.add_task("render", total=total, app="")
+
+        def advance(app: str) -> None:
+            progress.update(task, advance=1, app=app)
+
+        return renderer.build(target, app_id, advance)

@@ -1,0 +1,351 @@
+"""Render a region project into the exact files each chosen app needs.
+
+Templates come from the project's `templates/` folder first, then the kit's, and run in Jinja2's immutable
+sandbox with StrictUndefined: a template cannot reach Python internals, touch an undefined variable silently,
+or read files outside the template folders. Output goes to a staging folder that replaces the build only when
+everything rendered; `manifest.json` records the sha256 of every file and digests of every input.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from regionkit import __version__
+from regionkit.branding import branding_files, initials_of
+from regionkit.catalog import Catalog, Kind
+from regionkit.errors import InputError, Location, OperationFailed
+from regionkit.logo import inspect_logo
+from regionkit.region import Profile
+from regionkit.render_context import RenderContext, build_contexts
+from regionkit.resources import kit_path
+from regionkit.textfilters import FILTERS
+
+MANIFEST = "manifest.json"
+TEMPLATE_SUFFIX = ".j2"
+PER_UNIT_DIR = "site"  # files under this folder of a unit-site template set are rendered once per unit
+KIND_TEMPLATES = {Kind.WEB: "web", Kind.SERVICE: "web", Kind.UNIT_SITE: "unit-site", Kind.ANDROID: "android",
+                  Kind.NATIONAL: "national"}
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TemplateFile:
+    """One template (or verbatim file) chosen for an app's output path."""
+
+    root: Path  # the templates folder it came from
+    name: str  # path relative to that folder, as the loader knows it
+    override: bool  # True when it comes from the region project
+
+    @property
+    def path(self) -> Path:
+        return self.root / self.name
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    manifest: dict[str, Any]
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+
+class _ConfinedLoader(FileSystemLoader):
+    """A FileSystemLoader that refuses templates resolving (through links) outside its folders."""
+
+    def get_source(self, environment, template):
+        source, filename, uptodate = super().get_source(environment, template)
+        real = Path(filename).resolve()
+        if not any(real.is_relative_to(Path(root).resolve()) for root in self.searchpath):
+            raise InputError("template resolves outside the template folders", Location(filename))
+        return source, filename, uptodate
+
+
+class Renderer:
+    """Renders one region project; create once, call `build` or `diff`."""
+
+    def __init__(self, project_root: Path, profile: Profile, catalog: Catalog):
+        self.project_root = Path(project_root)
+        self.profile = profile
+        self.catalog = catalog
+        self.roots = [p for p in (self.project_root / "templates", kit_path("templates")) if p.is_dir()]
+        self.env = ImmutableSandboxedEnvironment(
+            loader=_ConfinedLoader([str(p) for p in self.roots]),
+            undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=False,
+            autoescape=lambda name: bool(name) and name.removesuffix(TEMPLATE_SUFFIX).endswith((".html", ".xml")),
+        )
+        self.env.filters.update(FILTERS)
+        self.contexts = build_contexts(profile, catalog, __version__)
+
+    # -- planning -------------------------------------------------------------------------------------------
+
+    def templates_for(self, app_id: str, kind: Kind) -> dict[str, TemplateFile]:
+        """Output path (relative to the app's folder) -> template, by precedence: the app's own set before its
+        kind's set, the project's folder before the kit's."""
+        chosen: dict[str, TemplateFile] = {}
+        for sub in (f"apps/{app_id}", f"apps/kinds/{KIND_TEMPLATES[kind]}"):
+            for root in self.roots:
+                folder = root / sub
+                if not folder.is_dir():
+                    continue
+                for path in sorted(folder.rglob("*")):
+                    if path.is_file() and not path.name.startswith("."):
+                        rel = path.relative_to(folder).as_posix()
+                        chosen.setdefault(rel.removesuffix(TEMPLATE_SUFFIX), TemplateFile(
+                            root, path.relative_to(root).as_posix(), root != kit_path("templates")))
+        return chosen
+
+    def shared_templates(self) -> list[TemplateFile]:
+        """Macros every app may import: part of every app's inputs."""
+        found: dict[str, TemplateFile] = {}
+        for root in self.roots:
+            folder = root / "macros"
+            for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+                if path.is_file():
+                    name = path.relative_to(root).as_posix()
+                    found.setdefault(name, TemplateFile(root, name, root != kit_path("templates")))
+        return list(found.values())
+
+    # -- rendering ------------------------------------------------------------------------------------------
+
+    def render_files(self, only_app: str | None = None, progress: Progress | None = None) -> tuple[
+            dict[str, bytes], dict[str, Any]]:
+        """All output files (relative path -> bytes) and the manifest's app records, in memory."""
+        if only_app is not None and only_app not in self.profile.apps:
+            raise InputError(f"app '{only_app}' is not chosen for this region", hint="see `regionkit apps list`")
+        files: dict[str, bytes] = {}
+        branding = self._branding()
+        files.update({f"branding/{name}": data for name, data in branding.items()})
+        branding_digest = _digest_of({name: _sha(data) for name, data in branding.items()})
+        shared = {t.name: _sha(t.path.read_bytes()) for t in self.shared_templates()}
+        first = self.contexts[0] if self.contexts else None  # region, units, hosts, links: the same for all apps
+        region_digest = _digest_of([asdict(first.region), [asdict(u) for u in first.units],
+                                    [asdict(h) for h in first.hosts], [asdict(k) for k in first.links]]) if first else ""
+        apps: dict[str, Any] = {}
+        for context in self.contexts:
+            app = context.app
+            if only_app is not None and app.id != only_app:
+                continue
+            if progress:
+                progress(app.id)
+            templates = self.templates_for(app.id, Kind(app.kind))
+            produced = self._render_app(context, templates)
+            if app.kind == Kind.ANDROID:
+                produced.update({f"res/{name.removeprefix('android/')}": data for name, data in branding.items()
+                                 if name.startswith("android/")})
+            prefix = f"apps/{app.id}/"
+            for rel, data in produced.items():
+                files[_inside(prefix + rel)] = data
+            apps[app.id] = {
+                "version": app.version,
+                "kind": app.kind,
+                "inputs_digest": _digest_of({
+                    "kit": __version__, "catalog_entry": self.catalog.apps[app.id].model_dump(mode="json"),
+                    "region": region_digest, "app": asdict(app), "branding": branding_digest,
+                    "shared_templates": shared,
+                    "templates": {rel: _sha(t.path.read_bytes()) for rel, t in sorted(templates.items())},
+                }),
+                "files": sorted(prefix + rel for rel in produced),
+                "overrides": sorted(self._project_relative(t) for t in templates.values() if t.override),
+            }
+        return files, apps
+
+    def _render_app(self, context: RenderContext, templates: dict[str, TemplateFile]) -> dict[str, bytes]:
+        produced: dict[str, bytes] = {}
+        for rel, template in sorted(templates.items()):
+            per_unit = context.app.kind == Kind.UNIT_SITE and rel.startswith(PER_UNIT_DIR + "/")
+            targets = ([(f"sites/{unit.code}/{rel.removeprefix(PER_UNIT_DIR + '/')}", replace(context, unit=unit))
+                        for unit in context.app.units] if per_unit else [(rel, context)])
+            for target, target_context in targets:
+                if not template.name.endswith(TEMPLATE_SUFFIX):
+                    produced[target] = template.path.read_bytes()
+                    continue
+                text = self._render_one(template, target_context)
+                if text.strip():  # a template that renders to nothing does not apply to this app
+                    produced[target] = text.encode("utf-8")
+        return produced
+
+    def _render_one(self, template: TemplateFile, context: RenderContext) -> str:
+        try:
+            return self.env.get_template(template.name).render(context.as_template_vars())
+        except TemplateSyntaxError as exc:
+            raise InputError(f"template syntax error: {exc.message}", Location(template.path, exc.lineno)) from None
+        except SecurityError as exc:
+            raise InputError(f"template refused by the sandbox (no access to Python internals): {exc}",
+                             Location(template.path, _template_line(exc, template.path))) from None
+        except TemplateNotFound as exc:
+            raise InputError(f"template not found: {exc.name}", Location(template.path)) from None
+        except TemplateError as exc:
+            raise InputError(f"template error: {exc.message or exc}",
+                             Location(template.path, _template_line(exc, template.path))) from None
+
+    def _branding(self) -> dict[str, bytes]:
+        region = self.profile.region
+        logo = self.project_root / region.logo if region.logo else None
+        logo_format = inspect_logo(logo).format if logo else None
+        return branding_files(logo, logo_format, initials_of(region.name), region.colours.primary)
+
+    def _project_relative(self, template: TemplateFile) -> str:
+        return template.path.relative_to(self.project_root).as_posix()
+
+    # -- build folder ---------------------------------------------------------------------------------------
+
+    def build(self, out: Path, only_app: str | None = None, progress: Progress | None = None) -> BuildResult:
+        """Render and replace `out` as a whole; with `only_app`, other apps' files are kept from `out`."""
+        out = Path(out).absolute()
+        _check_out(out)
+        files, apps = self.render_files(only_app, progress)
+        previous = read_manifest(out)
+        if only_app is not None and previous:
+            kept = {name: rec for name, rec in previous.get("apps", {}).items()
+                    if name != only_app and name in self.profile.apps}
+            for name, record in kept.items():
+                for rel in record["files"]:
+                    files[rel] = (out / rel).read_bytes()
+            apps = {**kept, **apps}
+        manifest = self._manifest(files, apps)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
+        try:
+            for rel, data in files.items():
+                target = staging / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            (staging / MANIFEST).write_text(_dumps(manifest), encoding="utf-8")
+            _swap(staging, out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        old = previous.get("files", {}) if previous else {}
+        changed = sorted(rel for rel, digest in manifest["files"].items() if old.get(rel) != digest)
+        removed = sorted(set(old) - set(manifest["files"]))
+        return BuildResult(out, manifest, changed, removed)
+
+    def diff(self, out: Path, only_app: str | None = None) -> list[str]:
+        """Unified diffs between the current build and what would be rendered now; writes nothing."""
+        out = Path(out).absolute()
+        files, _ = self.render_files(only_app)
+        current = read_manifest(out).get("files", {})
+        if only_app is not None:
+            current = {rel: d for rel, d in current.items() if rel.startswith((f"apps/{only_app}/", "branding/"))}
+        chunks = []
+        for rel in sorted(set(files) | set(current)):
+            new = files.get(rel)
+            old = (out / rel).read_bytes() if rel in current and (out / rel).is_file() else None
+            if old == new:
+                continue
+            chunks.append(_file_diff(rel, old, new))
+        return chunks
+
+    def _manifest(self, files: dict[str, bytes], apps: dict[str, Any]) -> dict[str, Any]:
+        digests = {rel: _sha(data) for rel, data in sorted(files.items())}
+        return {
+            "kit_version": __version__,
+            "region": {"key": self.profile.region.key, "name": self.profile.region.name},
+            "catalog_digest": self.catalog.digest,
+            "inputs_digest": _digest_of({"apps": {a: r["inputs_digest"] for a, r in apps.items()},
+                                         "files": digests}),
+            "apps": dict(sorted(apps.items())),
+            "overrides": sorted({o for record in apps.values() for o in record["overrides"]}),
+            "files": digests,
+        }
+
+
+def read_manifest(out: Path) -> dict[str, Any]:
+    path = Path(out) / MANIFEST
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"unreadable build manifest: {exc}", Location(path)) from None
+
+
+def verify_build(out: Path) -> list[str]:
+    """Files whose content no longer matches the manifest (or that are missing or unlisted)."""
+    manifest = read_manifest(out)
+    listed = manifest.get("files", {})
+    problems = [f"{rel}: missing" for rel in listed if not (Path(out) / rel).is_file()]
+    problems += [f"{rel}: sha256 differs" for rel, digest in listed.items()
+                 if (Path(out) / rel).is_file() and _sha((Path(out) / rel).read_bytes()) != digest]
+    present = {p.relative_to(out).as_posix() for p in Path(out).rglob("*") if p.is_file()} - {MANIFEST}
+    problems += [f"{rel}: not in the manifest" for rel in sorted(present - set(listed))]
+    return problems
+
+
+def _inside(rel: str) -> str:
+    """Refuse output paths that could leave the build folder (absolute, `..`, empty parts)."""
+    parts = rel.split("/")
+    if rel.startswith("/") or any(part in ("", ".", "..") for part in parts) or "\\" in rel or "\0" in rel:
+        raise InputError(f"output path {rel!r} would leave the build folder; refusing to render")
+    return rel
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise InputError("the build output exists and is not a folder", Location(out))
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+        raise InputError("the build output is a folder that regionkit did not make (no manifest.json); "
+                         "refusing to replace it", Location(out))
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _swap(staging: Path, out: Path) -> None:
+    """Put `staging` in place of `out`: readers see the old build or the new one."""
+    if not out.exists():
+        os.rename(staging, out)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    try:
+        os.rename(out, retired / "build")
+        os.rename(staging, out)
+    except OSError as exc:
+        if (retired / "build").exists() and not out.exists():
+            os.rename(retired / "build", out)
+        raise OperationFailed(f"could not replace the build: {exc.strerror}", Location(out)) from None
+    finally:
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+def _file_diff(rel: str, old: bytes | None, new: bytes | None) -> str:
+    try:
+        old_text = old.decode("utf-8").splitlines(keepends=True) if old is not None else []
+        new_text = new.decode("utf-8").splitlines(keepends=True) if new is not None else []
+    except UnicodeDecodeError:
+        state = "added" if old is None else "removed" if new is None else "changed"
+        return f"Binary file {rel} {state}\n"
+    return "".join(difflib.unified_diff(old_text, new_text, fromfile=f"a/{rel}" if old is not None else "/dev/null",
+                                        tofile=f"b/{rel}" if new is not None else "/dev/null"))
+
+
+def _template_line(exc: BaseException, path: Path) -> int | None:
+    """The template line a runtime error happened on, from Jinja's rewritten traceback."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename) == path:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _digest_of(data: Any) -> str:
+    return _sha(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8"))
