@@ -120,6 +120,8 @@ class Host(_Strict):
     port: int = Field(22, ge=1, le=65535)
     user: Text = "root"
     roles: list[HostRole] = Field(min_length=1)
+    ssh_key: Optional[str] = Field(None, description="Private key file for SSH (default: the SSH agent).")
+    known_hosts: Optional[str] = Field(None, description="known_hosts file pinning this host's key.")
 
     @field_validator("address")
     @classmethod
@@ -132,6 +134,10 @@ class Host(_Strict):
         return value
 
 
+class Artifacts(_Strict):
+    store: str = Field(description="Folder or http(s):// base URL of the artifact store (index.json inside).")
+
+
 class Profile(_Strict):
     """The whole `region.yaml`."""
 
@@ -140,6 +146,7 @@ class Profile(_Strict):
     units: list[Unit] = Field(default_factory=list)
     apps: dict[Slug, Optional[AppChoice]] = Field(default_factory=dict)
     hosts: list[Host] = Field(default_factory=list)
+    artifacts: Optional[Artifacts] = Field(None, description="Where the apps' release archives come from.")
 
     def choice(self, app_id: str) -> AppChoice:
         return self.apps.get(app_id) or AppChoice()
