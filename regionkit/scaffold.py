@@ -18,6 +18,7 @@ from regionkit.errors import InputError, Location, OperationFailed
 from regionkit.logo import LogoError, inspect_logo
 from regionkit.region import PROFILE_NAME, Profile, slugify
 from regionkit.resources import kit_path
+from regionkit.secrets import create_password_file
 from regionkit.textfilters import FILTERS
 from regionkit.units import UnitKind, standard_opd
 from regionkit.wilayah import Province, code_table
@@ -134,6 +135,7 @@ def create_project(target: Path, profile: dict[str, Any], logo: Path | None = No
         if logo_file is not None:
             shutil.copyfile(logo, rendered / "assets" / f"logo.{logo_file.format}")
         Profile.model_validate(yaml.safe_load((rendered / PROFILE_NAME).read_text(encoding="utf-8")))
+        create_password_file(rendered)
         if target.exists():
             target.rmdir()  # empty, checked above
         os.rename(rendered, target)

@@ -43,6 +43,7 @@ def init(
                  f"{info['timezone']}, {info['domain']}")
     stdout.print(f"  units: {kinds.count('opd')} OPD, {kinds.count('kecamatan')} kecamatan; edit region.yaml to "
                  "match the region")
+    stdout.print("  vault password: .vault-pass (mode 0600, git-ignored); keep a copy in the team's password manager")
     stdout.print(f"  next: regionkit -C {target} apps add --preset pandeglang-2021 (or apps add ID...), "
                  "add hosts to region.yaml, then regionkit validate")
 

@@ -1,0 +1,1 @@
+"""Ansible plugins that regionkit's runs load (through the generated ansible.cfg)."""

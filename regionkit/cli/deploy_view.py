@@ -1,0 +1,97 @@
+"""Progress and summaries of deploys and plans, with rich."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.markup import escape
+from rich.table import Table
+
+from regionkit.cli.output import stderr, stdout
+
+PLATFORM = "(platform)"
+
+
+def ask_password() -> str:
+    if not sys.stdin.isatty():
+        return ""
+    import typer
+
+    return typer.prompt("Vault password", hide_input=True)
+
+
+class Progress:
+    """One line per app as the run reaches it, failures as they happen, a live bar on terminals."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.current_app: str | None = "-"
+
+    def on_event(self, event: dict) -> None:
+        if not self.enabled:
+            return
+        kind = event.get("event")
+        if kind == "play":
+            stderr.print(f"[bold]{escape(event['name'])}[/]")
+        elif kind == "task":
+            app = event.get("app")
+            if app != self.current_app:
+                self.current_app = app
+                stderr.print(f"  {'app ' + app if app else 'platform'}")
+        elif kind == "result" and event["status"] in ("failed", "unreachable"):
+            where = f"{event['host']}" + (f", {event['app']}" if event.get("app") else "")
+            stderr.print(f"  [red]{event['status']}[/] ({escape(where)}) {escape(event['task'])}: "
+                         f"{escape(event.get('msg', '').splitlines()[0] if event.get('msg') else '')}")
+
+
+def summary_table(result) -> None:
+    table = Table(title=f"{result.mode} {result.run_id}: {result.status} in {result.duration:.1f} s",
+                  title_justify="left")
+    for column in ("app", "hosts", "ok", "changed", "failed", "unreachable"):
+        table.add_column(column, justify="right" if column not in ("app", "hosts") else "left")
+    for app, counts in sorted(result.apps.items(), key=lambda item: (item[0] != PLATFORM, item[0])):
+        failed = counts["failed"] + counts["unreachable"]
+        style = "red" if failed else "yellow" if counts["changed"] else ""
+        table.add_row(f"[{style}]{app}[/]" if style else app, ", ".join(counts["hosts"]), str(counts["ok"]),
+                      str(counts["changed"]), str(counts["failed"]), str(counts["unreachable"]))
+    stdout.print(table)
+    hosts = Table(title="per host", title_justify="left")
+    for column in ("host", "ok", "changed", "failed", "unreachable"):
+        hosts.add_column(column)
+    for host, counts in sorted(result.hosts.items()):
+        hosts.add_row(host, *(str(counts[k]) for k in ("ok", "changed", "failed", "unreachable")))
+    stdout.print(hosts)
+    if result.skipped_converged:
+        stdout.print(f"resumed: skipped {len(result.skipped_converged)} apps that converged before: "
+                     f"{', '.join(result.skipped_converged)}")
+    for failure in result.failures:
+        where = failure["host"] + (f", app {failure['app']}" if failure["app"] else "")
+        stderr.print(f"[red]error:[/] {escape(where)}: {escape(failure['task'])}: {escape(failure['msg'])}")
+    if result.status == "interrupted":
+        stderr.print("interrupted: run `regionkit deploy --resume` to continue")
+    elif not result.ok:
+        stderr.print(f"record: {result.folder}; after fixing, `regionkit deploy --resume` continues")
+    else:
+        stdout.print(f"record: {result.folder}")
+
+
+def plan_table(result) -> None:
+    changing = {app: c for app, c in result.apps.items() if c["changed"]}
+    if not changing and result.ok:
+        stdout.print("no changes: the servers match the region project")
+        return
+    table = Table(title=f"plan: {len(changing)} apps would change", title_justify="left")
+    for column in ("app", "hosts", "changes"):
+        table.add_column(column)
+    for app, counts in sorted(changing.items()):
+        table.add_row(app, ", ".join(counts["hosts"]), "; ".join(counts["changed_tasks"]))
+    stdout.print(table)
+    for failure in result.failures:
+        stderr.print(f"[red]error:[/] {escape(failure['host'])}: {escape(failure['task'])}: {escape(failure['msg'])}")
+
+
+def result_record(result) -> dict:
+    return {"run_id": result.run_id, "status": result.status, "mode": result.mode, "record": str(result.folder),
+            "duration_s": result.duration, "apps": result.apps, "hosts": result.hosts,
+            "skipped_converged": result.skipped_converged, "failures": result.failures,
+            "changing": sorted(app for app, c in result.apps.items() if c["changed"])}

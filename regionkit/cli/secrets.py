@@ -1,0 +1,66 @@
+"""`regionkit secrets ...`: which secrets exist (never their values), generate, rotate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from regionkit.cli.deploy import VaultFileOption
+from regionkit.cli.options import CatalogOption, JsonOption
+
+app = typer.Typer(help="The region's secrets, vault-encrypted; values are never shown.", no_args_is_help=True)
+
+
+def _vault(vault_password_file):
+    from regionkit.cli.deploy_view import ask_password
+    from regionkit.project import Project
+    from regionkit.secrets import Vault, vault_password
+
+    project = Project.locate()
+    return project, Vault(project.root, vault_password(project.root, vault_password_file, ask_password))
+
+
+@app.command("list")
+def list_secrets(vault_password_file: VaultFileOption = None, json: JsonOption = False) -> None:
+    """Names of the secrets in the vault, with when they were made or rotated."""
+    _, vault = _vault(vault_password_file)
+    names = vault.names()
+    if json:
+        from regionkit.cli.output import print_json
+
+        print_json(names)
+        return
+    from rich.table import Table
+
+    from regionkit.cli.output import stdout
+
+    table = Table(title=f"{len(names)} secrets in {vault.path.name} (values are never shown)", title_justify="left")
+    for column in ("name", "created", "rotated"):
+        table.add_column(column)
+    for entry in names:
+        table.add_row(entry["name"], entry.get("created") or "", entry.get("rotated") or "")
+    stdout.print(table)
+
+
+@app.command("generate")
+def generate(vault_password_file: VaultFileOption = None, catalog: CatalogOption = None) -> None:
+    """Create every secret the chosen apps need that does not exist yet (deploy does this too)."""
+    from regionkit.catalog import load_catalog
+    from regionkit.cli.output import stdout
+    from regionkit.secrets import required_secrets
+
+    project, vault = _vault(vault_password_file)
+    created = vault.ensure(required_secrets(project.profile(), load_catalog(catalog)))
+    stdout.print(f"created {len(created)} secrets" + (f": {', '.join(created)}" if created else ""))
+
+
+@app.command("rotate")
+def rotate(name: Annotated[str, typer.Argument(metavar="NAME", help="e.g. e-office/db_password")],
+           vault_password_file: VaultFileOption = None) -> None:
+    """Replace one secret with a new random value; the next deploy puts it in place."""
+    from regionkit.cli.output import stdout
+
+    _, vault = _vault(vault_password_file)
+    vault.rotate(name)
+    stdout.print(f"rotated {name}; run `regionkit deploy` to apply it")

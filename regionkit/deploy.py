@@ -1,0 +1,298 @@
+"""`regionkit deploy` and `regionkit plan`: render, gather secrets and artifacts, run the playbook, record it.
+
+One deploy per project at a time (an flock that the kernel releases if we crash). Every run keeps a record in
+`.regionkit/runs/<run id>/`: the command, the events, the stderr log and a result per app and host, with every
+secret value redacted. `--resume` continues the last failed or interrupted run, skipping the apps that
+converged in it with the same config digest.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import json
+import os
+import secrets as random_source
+import shlex
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from regionkit import __version__, runner
+from regionkit.atomic import write_atomic
+from regionkit.catalog import Catalog
+from regionkit.errors import InputError, Location, OperationFailed, ValidationFailed
+from regionkit.inventory import STATE_DIR, app_entries, write_run_files
+from regionkit.project import Project
+from regionkit.resources import kit_path
+from regionkit.secrets import VAULT_FILE, Vault, redact, required_secrets, vault_password
+
+RUNS_DIR = f"{STATE_DIR}/runs"
+RECORD_TASK = "regionkit: record deployed release"
+PLATFORM = "(platform)"  # results of tasks that belong to no single app: base, databases, web server
+
+
+@dataclass
+class DeployOptions:
+    check: bool = False
+    resume: bool = False
+    app: str | None = None
+    limit: str | None = None
+    vault_password_file: Path | None = None
+    tuned: bool = True
+    operator: str = field(default_factory=lambda: os.environ.get("REGIONKIT_OPERATOR") or getpass.getuser())
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    folder: Path
+    status: str  # succeeded | failed | interrupted
+    mode: str  # deploy | check
+    apps: dict[str, dict]
+    hosts: dict[str, dict]
+    skipped_converged: list[str]
+    duration: float
+    returncode: int
+    failures: list[dict]
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"
+
+
+@contextmanager
+def project_lock(project: Project):
+    """Hold the project's deploy lock; a second deploy is refused with who holds it."""
+    folder = project.root / STATE_DIR
+    folder.mkdir(exist_ok=True)
+    path = folder / "lock"
+    handle = open(path, "a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise InputError(f"another deploy is running in this project ({holder})", Location(path)) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {_now()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+def deploy(project: Project, catalog: Catalog, options: DeployOptions,
+           on_event: Callable[[dict], None] = lambda event: None, prompt: Callable[[], str] | None = None
+           ) -> RunResult:
+    """Render, then run the playbook against the region's hosts; always leaves a run record."""
+    from regionkit.project_checks import check_project
+    from regionkit.render import Renderer
+
+    with project_lock(project):
+        report = check_project(project.profile_path, catalog)
+        if not report.ok:
+            raise ValidationFailed(report.errors, f"{project.profile_path}: fix these before deploying")
+        profile = report.profile
+        if not profile.hosts:
+            raise InputError("no hosts in region.yaml", hint="add servers, or `regionkit sandbox up 2` to rehearse")
+        if options.app is not None and options.app not in profile.apps:
+            raise InputError(f"app '{options.app}' is not chosen for this region", hint="see `regionkit apps list`")
+        build = Renderer(project.root, profile, catalog).build(project.root / "build")
+        password = vault_password(project.root, options.vault_password_file, prompt)
+        vault = Vault(project.root, password)
+        vault.ensure(required_secrets(profile, catalog))
+        secret_values = vault.values()
+        artifacts = _artifacts(project, profile, catalog)
+        apps = app_entries(profile, catalog, build.manifest, artifacts)
+        carried: dict[str, str] = {}
+        if options.resume:
+            converged = _converged_in_last_run(project)
+            carried = {a["id"]: a["config_digest"] for a in apps if converged.get(a["id"]) == a["config_digest"]}
+        skipped = list(carried)
+        if options.app is not None:
+            apps = [a for a in apps if a["id"] == options.app]
+        apps = [a for a in apps if a["id"] not in skipped]
+        files = write_run_files(project.root, profile, apps, project.root / "build", tuned=options.tuned)
+        record = _RunRecord(project, "check" if options.check else "deploy", secret_values)
+        with _password_file(project, password, options.vault_password_file) as password_path:
+            argv = [runner.ansible_playbook(), str(kit_path("playbooks", "site.yml")),
+                    "-i", str(files.inventory), "-e", f"@{files.variables}", "-e", f"@{project.root / VAULT_FILE}",
+                    "--vault-password-file", str(password_path)]
+            if options.check:
+                argv += ["--check", "--diff"]
+            if options.limit:
+                argv += ["--limit", options.limit]
+            env = {**os.environ, "ANSIBLE_CONFIG": str(files.config), "ANSIBLE_NOCOLOR": "1",
+                   "ANSIBLE_FORCE_COLOR": "0", "PYTHONUNBUFFERED": "1"}
+            env["PATH"] = f"{Path(runner.ansible_playbook()).parent}:{env.get('PATH', '')}"
+            record.start(argv, options, [a["id"] for a in apps], skipped)
+
+            def handle(event: dict) -> None:
+                record.event(event)
+                on_event(event)
+
+            outcome = runner.run(argv, env, handle, record.folder / "ansible.log")
+        return record.finish(outcome, apps, carried)
+
+
+def last_run(project: Project) -> dict | None:
+    runs = sorted((project.root / RUNS_DIR).glob("*/result.json")) if (project.root / RUNS_DIR).is_dir() else []
+    return json.loads(runs[-1].read_text(encoding="utf-8")) if runs else None
+
+
+def _converged_in_last_run(project: Project) -> dict[str, str]:
+    """app id -> config digest of the apps that converged in the last deploy that did not succeed."""
+    previous = last_run(project)
+    if previous is None:
+        raise InputError("nothing to resume: no earlier deploy in this project")
+    if previous["status"] == "succeeded":
+        raise InputError(f"nothing to resume: the last deploy ({previous['run_id']}) succeeded")
+    digests = dict(previous.get("converged", {}))
+    digests.update(previous.get("carried_over", {}))
+    return digests
+
+
+def _artifacts(project: Project, profile, catalog: Catalog) -> dict[str, Any]:
+    from regionkit.artifacts import fetch, resolve
+
+    needing = [a for a in profile.apps if a in catalog.apps and catalog.apps[a].installable
+               and catalog.apps[a].kind.value != "unit-site"]
+    if not needing:
+        return {}
+    if profile.artifacts is None:
+        raise InputError("region.yaml names no artifact store (artifacts: {store: ...})",
+                         hint="`regionkit artifacts build-demo` makes the kit's demo store")
+    store = profile.artifacts.store
+    if "://" not in store and not Path(store).is_absolute():
+        store = str(project.root / store)
+    found = {}
+    cache = project.root / STATE_DIR / "cache" / "artifacts"
+    for app_id in needing:
+        artifact = resolve(store, app_id, catalog.apps[app_id].version)
+        if "://" in str(artifact.path_or_url):
+            cache.mkdir(parents=True, exist_ok=True)
+            artifact = _LocalArtifact(fetch(artifact, cache), artifact.sha256)
+        else:
+            artifact = _LocalArtifact(Path(artifact.path_or_url), artifact.sha256)
+        found[app_id] = artifact
+    return found
+
+
+@dataclass(frozen=True)
+class _LocalArtifact:
+    path: Path
+    sha256: str
+
+
+@contextmanager
+def _password_file(project: Project, password, given: Path | None):
+    """A file ansible-playbook can read the vault password from; a temporary 0600 one when none was given."""
+    if given is not None:
+        yield Path(given)
+        return
+    folder = project.root / STATE_DIR
+    path = folder / f"vault-pass.{os.getpid()}.tmp"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, password.value + b"\n")
+        os.close(fd)
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+class _RunRecord:
+    """The folder that keeps what a run did, secrets redacted."""
+
+    def __init__(self, project: Project, mode: str, secret_values: list[str]):
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        self.run_id = f"{stamp}-{random_source.token_hex(3)}"
+        self.folder = project.root / RUNS_DIR / self.run_id
+        self.folder.mkdir(parents=True)
+        self.mode = mode
+        self.secrets = secret_values
+        self.started = time.monotonic()
+        self.meta: dict[str, Any] = {}
+        self.events = open(self.folder / "events.jsonl", "w", encoding="utf-8")
+
+    def start(self, argv: list[str], options: DeployOptions, apps: list[str], skipped: list[str]) -> None:
+        write_atomic(self.folder / "command.txt", self._clean(shlex.join(argv)) + "\n")
+        self.meta = {"run_id": self.run_id, "mode": self.mode, "started": _now(), "operator": options.operator,
+                     "kit_version": __version__, "apps_planned": apps, "skipped_converged": skipped,
+                     "limit": options.limit, "app": options.app, "tuned": options.tuned}
+        self._write({**self.meta, "status": "running"})
+
+    def event(self, event: dict) -> None:
+        self.events.write(self._clean(json.dumps(event, sort_keys=True)) + "\n")
+        self.events.flush()
+
+    def finish(self, outcome: runner.Outcome, apps: list[dict], carried: dict[str, str]) -> RunResult:
+        self.events.close()
+        log = self.folder / "ansible.log"
+        if log.exists():
+            write_atomic(log, self._clean(log.read_text(encoding="utf-8", errors="replace")))
+        per_app, per_host, failures = summarise(outcome.events)
+        converged = {a["id"]: a["config_digest"] for a in apps if _converged(per_app.get(a["id"]))}
+        status = ("interrupted" if outcome.interrupted else "succeeded" if outcome.returncode == 0 and not failures
+                  else "failed")
+        duration = round(time.monotonic() - self.started, 3)
+        result = {**self.meta, "status": status, "finished": _now(), "duration_s": duration,
+                  "returncode": outcome.returncode, "apps": per_app, "hosts": per_host, "failures": failures,
+                  "converged": converged if self.mode == "deploy" else {}, "carried_over": carried,
+                  "config_digests": {a["id"]: a["config_digest"] for a in apps}}
+        self._write(result)
+        return RunResult(self.run_id, self.folder, status, self.mode, per_app, per_host, list(carried), duration,
+                         outcome.returncode, failures)
+
+    def _write(self, data: dict) -> None:
+        write_atomic(self.folder / "result.json", self._clean(json.dumps(data, indent=2, sort_keys=True)) + "\n")
+
+    def _clean(self, text: str) -> str:
+        return redact(text, self.secrets)
+
+
+def summarise(events: list[dict]) -> tuple[dict[str, dict], dict[str, dict], list[dict]]:
+    """Counts per app and per host (ok / changed / failed / unreachable / skipped), and the failures."""
+    per_app: dict[str, dict] = defaultdict(lambda: {"ok": 0, "changed": 0, "failed": 0, "unreachable": 0,
+                                                    "skipped": 0, "hosts": [], "recorded_on": [],
+                                                    "changed_tasks": []})
+    per_host: dict[str, dict] = defaultdict(lambda: {"ok": 0, "changed": 0, "failed": 0, "unreachable": 0,
+                                                     "skipped": 0})
+    failures = []
+    for event in events:
+        if event.get("event") != "result":
+            continue
+        status = event["status"]
+        if status == "ignored":
+            continue
+        app = event.get("app") or PLATFORM
+        host = event["host"]
+        bucket = per_app[app]
+        bucket[status] += 1
+        per_host[host][status] += 1
+        if host not in bucket["hosts"]:
+            bucket["hosts"].append(host)
+        if status == "changed" and event["task"] not in bucket["changed_tasks"]:
+            bucket["changed_tasks"].append(event["task"])
+        if event["task"] == RECORD_TASK and status in ("ok", "changed") and host not in bucket["recorded_on"]:
+            bucket["recorded_on"].append(host)
+        if status in ("failed", "unreachable"):
+            failures.append({"app": event.get("app"), "host": host, "task": event["task"],
+                             "msg": event.get("msg", "")})
+    return dict(per_app), dict(per_host), failures
+
+
+def _converged(counts: dict | None) -> bool:
+    return bool(counts) and counts["failed"] == 0 and counts["unreachable"] == 0 and bool(counts["recorded_on"])
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")

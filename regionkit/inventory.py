@@ -1,0 +1,132 @@
+"""Inventory, variables and ansible.cfg for a run, generated from region.yaml and the rendered build.
+
+See docs/deploy-contract.md for the shape the playbooks expect. Everything lands in `.regionkit/ansible/`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from regionkit.atomic import write_atomic
+from regionkit.catalog import Catalog, Kind
+from regionkit.errors import InputError
+from regionkit.region import HostRole, Profile
+from regionkit.render_context import app_fqdn
+from regionkit.resources import kit_path
+
+STATE_DIR = ".regionkit"
+ANSIBLE_DIR = f"{STATE_DIR}/ansible"
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    folder: Path
+    inventory: Path
+    variables: Path
+    config: Path
+
+
+def serves(app: Any) -> str:
+    """How a release is served: through php-fpm, as static files, or by its own process behind nginx."""
+    if app.kind == Kind.UNIT_SITE or app.runtime == "static":
+        return "static"
+    return "php-fpm" if app.runtime.startswith("php-") else "service"
+
+
+def app_entries(profile: Profile, catalog: Catalog, manifest: dict, artifacts: dict[str, Any]) -> list[dict]:
+    """The installable chosen apps, dependencies first, as the playbooks read them."""
+    from regionkit.render_context import build_contexts
+
+    entries = []
+    for context in build_contexts(profile, catalog, manifest.get("kit_version", "")):
+        view = context.app
+        app = catalog.apps[view.id]
+        if not app.installable:
+            continue
+        record = manifest.get("apps", {}).get(view.id)
+        if record is None:
+            raise InputError(f"{view.id} is not in the build", hint="run `regionkit render` first")
+        artifact = artifacts.get(view.id)
+        entries.append({
+            "id": view.id, "name": view.name, "version": view.version, "kind": view.kind,
+            "runtime": view.runtime, "serves": serves(app), "upstream_port": view.upstream_port,
+            "database": app.database.value,
+            "db_name": view.database.name if view.database else None,
+            "db_user": view.database.user if view.database else None,
+            "fqdn": view.fqdn, "health": view.health,
+            "artifact": {"path": str(artifact.path), "sha256": artifact.sha256} if artifact else None,
+            "config_digest": record["inputs_digest"],
+            "sites": [u.code for u in view.units],
+        })
+    return entries
+
+
+def write_run_files(project_root: Path, profile: Profile, apps: list[dict], build_dir: Path,
+                    tuned: bool = True) -> RunFiles:
+    """Write inventory.yml, vars.yml and ansible.cfg; `tuned=False` gives Ansible's stock settings."""
+    folder = project_root / ANSIBLE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    files = RunFiles(folder, folder / "inventory.yml", folder / "vars.yml", folder / "ansible.cfg")
+    write_atomic(files.inventory, yaml.safe_dump(inventory(profile), sort_keys=False))
+    web_hosts = [h.address for h in profile.hosts if HostRole.WEB in h.roles]
+    variables = {
+        "regionkit_region": {"key": profile.region.key, "name": profile.region.name,
+                             "domain": profile.region.domain, "timezone": profile.region.timezone},
+        "regionkit_build_dir": str(Path(build_dir).absolute()),
+        "regionkit_apps": apps,
+        "regionkit_db_clients": web_hosts,
+    }
+    write_atomic(files.variables, yaml.safe_dump(variables, sort_keys=False, allow_unicode=True))
+    write_atomic(files.config, ansible_config(folder, tuned))
+    return files
+
+
+def inventory(profile: Profile) -> dict:
+    hosts = {}
+    for host in profile.hosts:
+        entry: dict[str, Any] = {"ansible_host": host.address, "ansible_port": host.port, "ansible_user": host.user,
+                                 "ansible_python_interpreter": "/usr/bin/python3"}
+        if host.ssh_key:
+            entry["ansible_ssh_private_key_file"] = host.ssh_key
+        args = ["-o IdentitiesOnly=yes"] if host.ssh_key else []
+        if host.known_hosts:
+            args.append(f"-o UserKnownHostsFile={host.known_hosts}")
+        if args:
+            entry["ansible_ssh_common_args"] = " ".join(args)
+        hosts[host.name] = entry
+    groups = {role.value: {"hosts": {h.name: {} for h in profile.hosts if role in h.roles}} for role in HostRole}
+    return {"all": {"hosts": hosts, "children": groups}}
+
+
+def ansible_config(folder: Path, tuned: bool) -> str:
+    """ansible.cfg for the run. Tuned: pipelining, SSH ControlPersist, more forks, cached facts."""
+    callback_dir = Path(__file__).resolve().parent / "ansible_plugins" / "callback"
+    lines = [
+        "[defaults]",
+        f"inventory = {folder / 'inventory.yml'}",
+        f"roles_path = {kit_path('playbooks', 'roles')}",
+        f"callback_plugins = {callback_dir}",
+        "stdout_callback = regionkit_events",
+        "retry_files_enabled = False",
+        "interpreter_python = /usr/bin/python3",
+        "deprecation_warnings = False",
+    ]
+    if tuned:
+        lines += [
+            f"forks = {max(10, (os.cpu_count() or 2) * 5)}",
+            "gathering = smart",
+            "fact_caching = jsonfile",
+            f"fact_caching_connection = {folder / 'facts'}",
+            "fact_caching_timeout = 3600",
+            "",
+            "[ssh_connection]",
+            "pipelining = True",
+            "ssh_args = -o ControlMaster=auto -o ControlPersist=300s -o ServerAliveInterval=15",
+            "control_path = %(directory)s/%%C",
+        ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,86 @@
+"""Run ansible-playbook with the regionkit event callback and turn its output into events.
+
+The process runs in its own session so that Ctrl-C reaches it once, through us: we forward SIGINT, wait for
+Ansible to stop cleanly, and report the run as interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from regionkit.errors import OperationFailed
+
+
+@dataclass
+class Outcome:
+    returncode: int
+    events: list[dict] = field(default_factory=list)
+    interrupted: bool = False
+
+
+def ansible_playbook() -> str:
+    """The ansible-playbook next to this Python (a venv's bin is often not on PATH)."""
+    beside = Path(sys.executable).parent / "ansible-playbook"
+    if beside.exists():
+        return str(beside)
+    from shutil import which
+
+    found = which("ansible-playbook")
+    if not found:
+        raise OperationFailed("ansible-playbook not found", hint="install regionkit with its dependencies")
+    return found
+
+
+def run(argv: list[str], env: dict[str, str], on_event: Callable[[dict], None], stderr_path: Path) -> Outcome:
+    """Run `argv`; call `on_event` for each JSON event line; keep stderr (and stray stdout) in `stderr_path`."""
+    outcome = Outcome(returncode=-1)
+    with open(stderr_path, "w", encoding="utf-8") as stderr:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
+                                start_new_session=True, bufsize=1)
+        try:
+            for line in proc.stdout:
+                event = _parse(line)
+                if event is None:
+                    stderr.write(line)
+                    continue
+                outcome.events.append(event)
+                on_event(event)
+            outcome.returncode = proc.wait()
+        except KeyboardInterrupt:
+            outcome.interrupted = True
+            outcome.returncode = _stop(proc)
+    return outcome
+
+
+def _parse(line: str) -> dict | None:
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) and "event" in event else None
+
+
+def _stop(proc: subprocess.Popen) -> int:
+    """Ask Ansible to stop (SIGINT, as a terminal would), then insist."""
+    for sig, wait in ((signal.SIGINT, 30), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            return proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        except KeyboardInterrupt:
+            continue
+    return proc.wait()
