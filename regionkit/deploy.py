@@ -60,6 +60,7 @@ class RunResult:
     duration: float
     returncode: int
     failures: list[dict]
+    urls: list[dict] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -140,7 +141,22 @@ def deploy(project: Project, catalog: Catalog, options: DeployOptions,
                 on_event(event)
 
             outcome = runner.run(argv, env, handle, record.folder / "ansible.log")
-        return record.finish(outcome, apps, carried)
+        result = record.finish(outcome, apps, carried)
+        result.urls = _urls(profile, apps)
+        return result
+
+
+def _urls(profile, apps: list[dict]) -> list[dict]:
+    """Where each deployed app answers: its address, and the web hosts that serve it."""
+    from regionkit.region import HostRole
+
+    web = [h.address for h in profile.hosts if HostRole.WEB in h.roles]
+    urls = []
+    for app in apps:
+        names = [(site, f"{site}.{profile.region.domain}") for site in app["sites"]] or [(None, app["fqdn"])]
+        urls += [{"app": app["id"], "unit": unit, "url": f"http://{name}/", "host_header": name, "servers": web}
+                 for unit, name in names]
+    return urls
 
 
 def last_run(project: Project) -> dict | None:

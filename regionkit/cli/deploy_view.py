@@ -73,6 +73,19 @@ def summary_table(result) -> None:
         stderr.print(f"record: {result.folder}; after fixing, `regionkit deploy --resume` continues")
     else:
         stdout.print(f"record: {result.folder}")
+        if result.mode == "deploy" and result.urls:
+            _print_urls(result.urls)
+
+
+def _print_urls(urls: list[dict]) -> None:
+    """The addresses to open; names resolve once DNS points at the web servers, curl works today."""
+    shown = [u for u in urls if u["servers"]]
+    sites = [u for u in shown if u["unit"]]
+    stdout.print("open (until DNS points at the servers, use the curl form):")
+    for entry in [u for u in shown if not u["unit"]] + sites[:3]:
+        stdout.print(f"  {entry['url']:<50} curl -H 'Host: {entry['host_header']}' http://{entry['servers'][0]}/")
+    if len(sites) > 3:
+        stdout.print(f"  ... and {len(sites) - 3} more unit sites")
 
 
 def plan_table(result) -> None:
@@ -94,4 +107,4 @@ def result_record(result) -> dict:
     return {"run_id": result.run_id, "status": result.status, "mode": result.mode, "record": str(result.folder),
             "duration_s": result.duration, "apps": result.apps, "hosts": result.hosts,
             "skipped_converged": result.skipped_converged, "failures": result.failures,
-            "changing": sorted(app for app, c in result.apps.items() if c["changed"])}
+            "changing": sorted(app for app, c in result.apps.items() if c["changed"]), "urls": result.urls}
