@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from regionkit.atomic import write_atomic
 from regionkit.errors import InputError, Location
@@ -52,6 +54,59 @@ class Project:
             else:
                 entry.pop("auto", None)
         apps.fa.set_block_style() if choice else apps.fa.set_flow_style()
+        out = io.StringIO()
+        yaml.dump(document, out)
+        write_atomic(self.profile_path, out.getvalue())
+
+    def write_hosts(self, hosts: list[dict[str, Any]], replaces: Callable[[Any], bool]) -> None:
+        """Rewrite the `hosts` section of region.yaml: drop the entries `replaces` picks, append `hosts` (one line
+        each), keep the other hosts, every comment and the rest of the file as is."""
+        from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+        yaml = _round_trip_yaml()
+        document = yaml.load(read_text(self.profile_path))
+        if not isinstance(document, dict):
+            raise InputError("expected a mapping", Location(self.profile_path))
+        entries = document.get("hosts")
+        if entries is None:
+            entries = document["hosts"] = CommentedSeq()
+        if not isinstance(entries, CommentedSeq):
+            raise InputError("expected `hosts:` to be a list", Location(self.profile_path, field="hosts"))
+        for index in reversed([i for i, entry in enumerate(entries) if replaces(entry)]):
+            del entries[index]
+        clashes = sorted({e.get("name") for e in entries if isinstance(e, dict)} & {h["name"] for h in hosts})
+        if clashes:
+            raise InputError(f"region.yaml already has a host named {', '.join(clashes)}",
+                             Location(self.profile_path, field="hosts"), hint="rename that host")
+        for host in hosts:
+            entry = CommentedMap(host)
+            entry.fa.set_flow_style()
+            entries.append(entry)
+        entries.fa.set_block_style() if entries else entries.fa.set_flow_style()
+        out = io.StringIO()
+        yaml.dump(document, out)
+        write_atomic(self.profile_path, out.getvalue())
+
+    def write_artifacts_store(self, store: str) -> None:
+        """Set `artifacts: {store: STORE}` in region.yaml, keeping every comment and the rest of the file as is."""
+        from ruamel.yaml.comments import CommentedMap
+
+        yaml = _round_trip_yaml()
+        document = yaml.load(read_text(self.profile_path))
+        if not isinstance(document, dict):
+            raise InputError("expected a mapping", Location(self.profile_path))
+        section = document.get("artifacts")
+        if isinstance(section, dict):
+            section["store"] = store
+        else:
+            section = CommentedMap(store=store)
+            section.fa.set_flow_style()
+            known = "artifacts" in document
+            document["artifacts"] = section
+            if not known:
+                document.yaml_set_comment_before_after_key(
+                    "artifacts", before="\nRelease archives of the apps: a folder (relative to this file) or an "
+                                        "http(s):// base URL with index.json.\nSee `regionkit artifacts list`.")
         out = io.StringIO()
         yaml.dump(document, out)
         write_atomic(self.profile_path, out.getvalue())

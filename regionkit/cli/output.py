@@ -11,7 +11,8 @@ from rich.markup import escape
 
 from regionkit.errors import RegionkitError, ValidationFailed
 
-stdout = Console(highlight=False, soft_wrap=True)
+# Piped output (a file, `less`, CI logs) gets a wide page instead of rich's 80-column default.
+stdout = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

@@ -1,0 +1,189 @@
+"""`regionkit artifacts ...`: the artifact store the deploy reads (build a demo store, list, verify)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from regionkit.cli.options import CatalogOption, JsonOption
+
+app = typer.Typer(help="The apps' release archives: the artifact store the deploy reads.", no_args_is_help=True)
+
+
+def _installable_chosen(loaded, profile) -> list:
+    """The chosen apps deployed from an artifact (web and service), dependencies first."""
+    from regionkit.artifacts import needs_artifact
+
+    for app_id in profile.apps:
+        loaded.get(app_id)  # an app not in the catalog is an error, not a silent skip
+    order = loaded.closure(list(profile.apps))
+    return [loaded.apps[a] for a in order if a in profile.apps and needs_artifact(loaded.apps[a])]
+
+
+def _project_store(project, profile) -> str:
+    from regionkit.artifacts import store_location
+    from regionkit.errors import InputError, Location
+
+    if profile.artifacts is None:
+        raise InputError("no artifact store is named", Location(project.profile_path, field="artifacts"),
+                         hint="run `regionkit artifacts build-demo` for the reference workload, or set "
+                              "`artifacts: {store: DIR-or-URL}`")
+    return store_location(profile.artifacts.store, project.root)
+
+
+def _store_value(dest: Path, root: Path) -> str:
+    """How region.yaml names the store: relative to the project when inside it."""
+    import os
+
+    absolute = Path(os.path.abspath(dest))
+    try:
+        return absolute.relative_to(root.resolve()).as_posix() or "."
+    except ValueError:
+        return str(absolute)
+
+
+@app.command("build-demo")
+def build_demo(
+    dest: Annotated[Optional[Path], typer.Argument(
+        metavar="[DIR]", help="Store folder (default: artifacts/ in the region project).")] = None,
+    set_store: Annotated[bool, typer.Option(
+        "--set-store/--no-set-store", help="Name the store in region.yaml (artifacts.store).")] = True,
+    catalog: CatalogOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Build the reference workload into a store for the chosen web and service apps (outside a project: all)."""
+    from regionkit.artifacts import INDEX_NAME, Store, build_demo_store, needs_artifact
+    from regionkit.catalog import load_catalog
+    from regionkit.errors import InputError
+    from regionkit.project import Project
+
+    loaded = load_catalog(catalog)
+    try:
+        project = Project.locate()
+    except InputError:
+        if dest is None:
+            raise
+        project = None
+    if project is not None:
+        profile = project.profile()
+        apps = _installable_chosen(loaded, profile)
+        if not apps:
+            raise InputError("no web or service app is chosen: nothing to build an artifact for",
+                             hint="choose apps with `regionkit apps add ID...`")
+        dest = dest if dest is not None else project.root / "artifacts"
+    else:
+        apps = [a for a in loaded.apps.values() if needs_artifact(a)]
+    build_demo_store(dest, loaded, [a.id for a in apps])
+    store = Store.open(str(dest))
+    artifact = store.resolve(apps[0].id, apps[0].version)
+    store_setting = None
+    if project is not None and set_store:
+        store_setting = _store_value(dest, project.root)
+        current = project.profile().artifacts
+        if current is None or current.store != store_setting:
+            project.write_artifacts_store(store_setting)
+    if json:
+        from regionkit.cli.output import print_json
+
+        print_json({"store": str(Path(dest).resolve()), "index": str(Path(dest).resolve() / INDEX_NAME),
+                    "file": artifact.path_or_url, "sha256": artifact.sha256, "size": artifact.size,
+                    "label": artifact.label, "apps": {a.id: a.version for a in apps},
+                    "profile_store": store_setting})
+        return
+    from regionkit.cli.output import stdout
+
+    stdout.print(f"[green]built[/] the reference workload into {artifact.path_or_url} "
+                 f"({artifact.size} bytes, sha256 {artifact.sha256})")
+    stdout.print(f"  {Path(dest) / INDEX_NAME}: {len(apps)} apps at their catalog versions")
+    if store_setting is not None:
+        stdout.print(f"  region.yaml: artifacts.store = {store_setting}")
+
+
+def _rows(project, loaded, profile):
+    """For every chosen app that needs an artifact: (app, artifact or None, problem or None), and the store."""
+    from regionkit.artifacts import Store
+    from regionkit.errors import InputError
+
+    store = Store.open(_project_store(project, profile))
+    rows = []
+    for entry in _installable_chosen(loaded, profile):
+        try:
+            rows.append((entry, store.resolve(entry.id, entry.version), None))
+        except InputError as exc:
+            rows.append((entry, None, exc.message + (f" ({exc.hint})" if exc.hint else "")))
+    return store, rows
+
+
+@app.command("list")
+def list_artifacts(catalog: CatalogOption = None, json: JsonOption = False) -> None:
+    """The chosen web and service apps: version, sha256 and whether the store has the archive."""
+    from regionkit.artifacts import present
+    from regionkit.catalog import load_catalog
+    from regionkit.project import Project
+
+    project = Project.locate()
+    profile = project.profile()
+    store, rows = _rows(project, load_catalog(catalog), profile)
+    records = [{
+        "id": entry.id, "version": entry.version, "in_index": artifact is not None,
+        "sha256": artifact.sha256 if artifact else None, "size": artifact.size if artifact else None,
+        "label": artifact.label if artifact else None, "location": artifact.path_or_url if artifact else None,
+        "present": bool(artifact and present(artifact)), "problem": problem,
+    } for entry, artifact, problem in rows]
+    if json:
+        from regionkit.cli.output import print_json
+
+        print_json({"store": store.location, "artifacts": records})
+        return
+    from rich.table import Table
+
+    from regionkit.cli.output import stdout
+
+    table = Table(title=f"{len(records)} artifacts from {store.location}", title_justify="left")
+    for column in ("id", "version", "sha256", "present"):
+        table.add_column(column)
+    for record in records:
+        table.add_row(record["id"], record["version"], (record["sha256"] or "")[:12] or "[red]not in index[/]",
+                      "yes" if record["present"] else "[red]no[/]")
+    stdout.print(table)
+
+
+@app.command("verify")
+def verify(catalog: CatalogOption = None, json: JsonOption = False) -> None:
+    """Check every chosen web and service app's archive: present, with the right sha256 (exit 2 when not)."""
+    from regionkit.artifacts import check
+    from regionkit.catalog import load_catalog
+    from regionkit.project import Project
+
+    project = Project.locate()
+    profile = project.profile()
+    store, rows = _rows(project, load_catalog(catalog), profile)
+    records = []
+    for entry, artifact, problem in rows:
+        result = check(artifact) if artifact is not None else None
+        records.append({"id": entry.id, "version": entry.version, "ok": bool(result and result.ok),
+                        "sha256": artifact.sha256 if artifact else None,
+                        "actual_sha256": result.actual_sha256 if result else None,
+                        "problem": problem if result is None else result.problem})
+    failed = [r for r in records if not r["ok"]]
+    if json:
+        from regionkit.cli.output import print_json
+
+        print_json({"store": store.location, "ok": not failed, "artifacts": records})
+    else:
+        from rich.markup import escape
+
+        from regionkit.cli.output import stderr, stdout
+
+        for record in failed:
+            stderr.print(f"[red]error:[/] {escape(record['id'])} {escape(record['version'])}: "
+                         f"{escape(record['problem'] or 'unknown problem')}")
+        if failed:
+            stderr.print(f"[red]error:[/] {store.location}: {len(failed)} of {len(records)} artifacts missing or "
+                         "wrong")
+        else:
+            stdout.print(f"[green]ok[/] {store.location}: {len(records)} artifacts present with the right sha256")
+    if failed:
+        raise typer.Exit(2)
