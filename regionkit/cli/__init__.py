@@ -16,10 +16,14 @@ from typer.exceptions import TyperException
 
 from regionkit import __version__
 from regionkit.cli import apps as apps_cli
+from regionkit.cli import artifacts as artifacts_cli
 from regionkit.cli import catalog as catalog_cli
+from regionkit.cli import deploy as deploy_cli
 from regionkit.cli import init as init_cli
 from regionkit.cli import project as project_cli
 from regionkit.cli import render as render_cli
+from regionkit.cli import sandbox as sandbox_cli
+from regionkit.cli import secrets as secrets_cli
 from regionkit.cli.output import report_error, report_internal_error
 from regionkit.errors import RegionkitError
 
@@ -37,6 +41,9 @@ class _Group(TyperGroup):
             raise
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
+        except BrokenPipeError:  # e.g. `regionkit catalog list | head`: the reader has gone, nothing to say
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+            raise typer.Exit(0) from None
         except Exception as exc:  # noqa: BLE001 - last line of defence: never a bare traceback
             if os.environ.get("REGIONKIT_DEBUG"):
                 raise
@@ -56,8 +63,13 @@ app = typer.Typer(
 app.command("init")(init_cli.init)
 app.add_typer(catalog_cli.app, name="catalog")
 app.add_typer(apps_cli.app, name="apps")
+app.add_typer(artifacts_cli.app, name="artifacts")
 app.command("validate")(project_cli.validate)
 app.command("render")(render_cli.render)
+app.command("plan")(deploy_cli.plan)
+app.command("deploy")(deploy_cli.deploy)
+app.add_typer(secrets_cli.app, name="secrets")
+app.add_typer(sandbox_cli.app, name="sandbox")
 app.command("schema")(project_cli.schema)
 
 
