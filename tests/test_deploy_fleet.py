@@ -1,0 +1,216 @@
+"""Real deploys: Ansible over SSH onto sandbox servers (network namespaces on this machine).
+
+One sandbox and one Pandeglang project (the 2021 package plus the OPD websites) serve the whole module:
+database on h1, web apps and unit sites on h2. Traffic goes only to the sandbox's own addresses.
+"""
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.fleet
+
+SANDBOX = "rktest"
+SUBNET = "10.77.1.0/24"
+
+
+def needs_root_and_sshd():
+    if os.geteuid() != 0 or not Path("/usr/sbin/sshd").exists() or not shutil.which("unshare"):
+        pytest.skip("real deploys need root, openssh-server and util-linux (scripts/install.sh installs them)")
+
+
+def regionkit(project: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "regionkit", "-C", str(project), *args], capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, "REGIONKIT_OPERATOR": "ci-test"})
+
+
+def get(address: str, host_header: str, path: str = "/") -> tuple[int, str]:
+    assert address.startswith("10.77.1."), address  # only ever the sandbox's own addresses
+    connection = http.client.HTTPConnection(address, 80, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Host": host_header})
+        response = connection.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="module")
+def rollout(tmp_path_factory):
+    """The project, its sandbox and the first deploy's output."""
+    needs_root_and_sshd()
+    from regionkit import sandbox
+    from regionkit.project import Project
+
+    sandbox.down(SANDBOX)
+    state = sandbox.up(2, name=SANDBOX, subnet=SUBNET)
+    try:
+        root = tmp_path_factory.mktemp("fleet") / "pandeglang"
+        init = subprocess.run([sys.executable, "-m", "regionkit", "init", str(root), "--region", "36.01",
+                               "--no-input", "--head-name", "Irna Narulita"], capture_output=True, text=True)
+        assert init.returncode == 0, init.stderr
+        assert regionkit(root, "apps", "add", "--preset", "pandeglang-2021", "website-opd").returncode == 0
+        sandbox.write_to_project(Project(root), state)
+        assert regionkit(root, "artifacts", "build-demo").returncode == 0
+        started = time.monotonic()
+        first = regionkit(root, "deploy", "--json")
+        first_seconds = time.monotonic() - started
+        yield {"root": root, "state": state, "first": first, "first_seconds": first_seconds}
+    finally:
+        sandbox.down(SANDBOX)
+
+
+def web_address(rollout) -> str:
+    profile = yaml.safe_load((rollout["root"] / "region.yaml").read_text())
+    return next(h["address"] for h in profile["hosts"] if "web" in h["roles"])
+
+
+def test_first_deploy_installs_every_app_and_database_across_hosts(rollout):
+    first = rollout["first"]
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    result = json.loads(first.stdout)
+    assert result["status"] == "succeeded"
+    profile = yaml.safe_load((rollout["root"] / "region.yaml").read_text())
+    db_host = next(h for h in profile["hosts"] if h["roles"] == ["db"])
+    web = web_address(rollout)
+    manifest = json.loads((rollout["root"] / "build/manifest.json").read_text())
+    installable = [a for a, r in manifest["apps"].items() if r["kind"] in ("web", "service")]
+    assert "e-office" in installable and "sso" in installable
+    for app_id in installable:
+        catalog_health = json.loads(regionkit(rollout["root"], "catalog", "show", app_id, "--json").stdout)["health"]
+        status, body = get(web, f"{app_id}.pandeglangkab.go.id", catalog_health)
+        assert status == 200, (app_id, body[:500])
+        health = json.loads(body)
+        assert health["region"] == "Kabupaten Pandeglang" and health["app"] == app_id
+        assert health["units"] == 69
+        assert health["database"]["ok"] is True and health["database"]["host"] == db_host["address"]
+        status, page = get(web, f"{app_id}.pandeglangkab.go.id", "/")
+        assert status == 200 and "Kabupaten Pandeglang" in page
+
+
+def test_every_unit_site_answers_with_its_unit(rollout):
+    web = web_address(rollout)
+    profile = yaml.safe_load((rollout["root"] / "region.yaml").read_text())
+    opd = [u for u in profile["units"] if u["kind"] == "opd"]
+    assert len(opd) == 34
+    for unit in opd:
+        status, page = get(web, f"{unit['code']}.pandeglangkab.go.id")
+        assert status == 200 and unit["name"] in page and "Kabupaten Pandeglang" in page
+
+
+def test_second_deploy_changes_nothing(rollout):
+    again = regionkit(rollout["root"], "deploy", "--json")
+    assert again.returncode == 0, again.stderr[-2000:]
+    result = json.loads(again.stdout)
+    changed = {app: counts["changed"] for app, counts in result["apps"].items() if counts["changed"]}
+    assert changed == {}, changed
+    assert all(h["changed"] == 0 and h["failed"] == 0 for h in result["hosts"].values())
+
+
+def test_plan_after_a_change_lists_exactly_the_affected_app(rollout):
+    root = rollout["root"]
+    profile = root / "region.yaml"
+    original = profile.read_text()
+    profile.write_text(original.replace("  e-office: {}", "  e-office:\n    settings: {mail_domain: pandeglangkab.go.id}"))
+    try:
+        plan = regionkit(root, "plan", "--json")
+        assert plan.returncode == 0, plan.stderr[-2000:]
+        assert json.loads(plan.stdout)["changing"] == ["e-office"]
+    finally:
+        profile.write_text(original)
+    assert json.loads(regionkit(root, "plan", "--json").stdout)["changing"] == []
+
+
+def test_wrong_checksum_stops_with_app_and_host_then_resume_skips_converged(rollout):
+    root = rollout["root"]
+    index_path = root / "artifacts/index.json"
+    original = index_path.read_text()
+    index = json.loads(original)
+    version = next(iter(index["artifacts"]["laksa"]))
+    index["artifacts"]["laksa"][version]["sha256"] = "0" * 64
+    index_path.write_text(json.dumps(index))
+    profile = root / "region.yaml"
+    before = profile.read_text()
+    # a new config for every app forces a real redeploy, so that apps before laksa converge anew in this run
+    profile.write_text(before.replace("  colours:\n    primary: '#1f4e79'", "  colours:\n    primary: '#1f4e7a'"))
+    try:
+        failed = regionkit(root, "deploy")
+        assert failed.returncode == 1
+        assert "laksa" in failed.stderr and "h2" in failed.stderr and "0" * 16 in failed.stderr
+        record = json.loads(sorted((root / ".regionkit/runs").glob("*/result.json"))[-1].read_text())
+        assert record["status"] == "failed"
+        converged = set(record["converged"])
+        assert "sso" in converged and "laksa" not in converged
+    finally:
+        index_path.write_text(original)
+    resumed = regionkit(root, "deploy", "--resume", "--json")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    result = json.loads(resumed.stdout)
+    assert set(result["skipped_converged"]) == converged
+    assert not converged & set(result["apps"])  # converged apps were not touched again
+    assert "laksa" in result["apps"]
+    status, body = get(web_address(rollout), "laksa.pandeglangkab.go.id", "/health")
+    assert status == 200
+    profile.write_text(before)
+    assert regionkit(root, "deploy").returncode == 0
+
+
+def test_a_second_deploy_is_refused_while_one_runs(rollout):
+    from regionkit.deploy import project_lock
+    from regionkit.project import Project
+
+    with project_lock(Project(rollout["root"])):
+        refused = regionkit(rollout["root"], "deploy")
+    assert refused.returncode == 2 and "another deploy is running" in refused.stderr
+
+
+def test_ctrl_c_leaves_a_resumable_record(rollout):
+    root = rollout["root"]
+    profile = root / "region.yaml"
+    before = profile.read_text()
+    profile.write_text(before.replace("  colours:\n    primary: '#1f4e79'", "  colours:\n    primary: '#1f4e7b'"))
+    proc = subprocess.Popen([sys.executable, "-m", "regionkit", "-C", str(root), "deploy"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    runs = root / ".regionkit/runs"
+    while time.monotonic() < deadline:
+        newest = sorted(runs.glob("*/events.jsonl"))[-1]
+        if newest.stat().st_size > 2000:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    record = json.loads(sorted(runs.glob("*/result.json"))[-1].read_text())
+    assert record["status"] == "interrupted"
+    assert "--resume" in err
+    resumed = regionkit(root, "deploy", "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    profile.write_text(before)
+    assert regionkit(root, "deploy").returncode == 0
+
+
+def test_nothing_the_runs_leave_contains_a_secret(rollout):
+    from regionkit.secrets import Vault, vault_password
+
+    root = rollout["root"]
+    values = Vault(root, vault_password(root)).values()
+    assert len(values) >= 10
+    leftovers = [root / ".regionkit", root / "build"]
+    texts = [rollout["first"].stdout, rollout["first"].stderr]
+    for folder in leftovers:
+        for path in folder.rglob("*"):
+            if path.is_file() and not path.is_symlink():
+                texts.append(path.read_bytes().decode("utf-8", "replace"))
+    assert len(texts) > 10
+    for value in values:
+        assert not any(value in text for text in texts)
