@@ -82,7 +82,7 @@ def _region_info(place: Any) -> dict[str, Any]:
         bare = place.name.removeprefix("Kabupaten ").removeprefix("Kota ")
     return {
         "code": place.code, "name": place.name if kind != "provinsi" else f"Provinsi {place.name}", "kind": kind,
-        "province": province, "parent": None, "capital": place.capital, "timezone": place.timezone,
+        "province": province, "parent": None, "capital": place.capital or None, "timezone": place.timezone,
         "domain": slugify(bare).replace("-", "") + DOMAIN_SUFFIX[kind], "logo": None,
         "colours": {"primary": "#1f4e79", "accent": "#f2a900"},
     }

@@ -184,3 +184,16 @@ def init_cli_app():
     from regionkit.cli import app
 
     return app
+
+
+def test_every_code_in_the_table_gives_a_valid_profile():
+    from regionkit.region import Profile
+    from regionkit.scaffold import InitOptions, propose_profile
+    from regionkit.wilayah import code_table
+
+    table = code_table()
+    for code in [*table.provinces, *table.regencies]:
+        profile = Profile.model_validate(propose_profile(InitOptions(region=code)))
+        assert profile.region.code == code
+        if code in table.regencies:
+            assert len([u for u in profile.units if u.kind == "kecamatan"]) == len(table.districts_of(code))
