@@ -89,9 +89,12 @@ def _print_urls(urls: list[dict]) -> None:
 
 
 def plan_table(result) -> None:
-    changing = {app: c for app, c in result.apps.items() if c["changed"]}
+    """Apps that would change; shared steps (base system, databases, web server) are listed apart."""
+    changing = {app: c for app, c in result.apps.items() if c["changed"] and app != PLATFORM}
+    shared = result.apps.get(PLATFORM, {}).get("changed_tasks", [])
     if not changing and result.ok:
-        stdout.print("no changes: the servers match the region project")
+        stdout.print("no app would change: the servers match the region project"
+                     + (f" (shared steps would run: {'; '.join(shared)})" if shared else ""))
         return
     table = Table(title=f"plan: {len(changing)} apps would change", title_justify="left")
     for column in ("app", "hosts", "changes"):
@@ -99,6 +102,8 @@ def plan_table(result) -> None:
     for app, counts in sorted(changing.items()):
         table.add_row(app, ", ".join(counts["hosts"]), "; ".join(counts["changed_tasks"]))
     stdout.print(table)
+    if shared:
+        stdout.print(f"shared steps that would run: {'; '.join(shared)}")
     for failure in result.failures:
         stderr.print(f"[red]error:[/] {escape(failure['host'])}: {escape(failure['task'])}: {escape(failure['msg'])}")
 
@@ -107,4 +112,5 @@ def result_record(result) -> dict:
     return {"run_id": result.run_id, "status": result.status, "mode": result.mode, "record": str(result.folder),
             "duration_s": result.duration, "apps": result.apps, "hosts": result.hosts,
             "skipped_converged": result.skipped_converged, "failures": result.failures,
-            "changing": sorted(app for app, c in result.apps.items() if c["changed"]), "urls": result.urls}
+            "changing": sorted(app for app, c in result.apps.items() if c["changed"] and app != PLATFORM),
+            "urls": result.urls}
