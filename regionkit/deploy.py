@@ -143,7 +143,21 @@ def deploy(project: Project, catalog: Catalog, options: DeployOptions,
             outcome = runner.run(argv, env, handle, record.folder / "ansible.log")
         result = record.finish(outcome, apps, carried)
         result.urls = _urls(profile, apps)
+        if not options.check:
+            _record_in_ledger(project, profile, catalog, record, apps, result, options)
         return result
+
+
+def _record_in_ledger(project: Project, profile, catalog: Catalog, record: "_RunRecord", apps: list[dict],
+                      result: RunResult, options: DeployOptions) -> None:
+    """One ledger entry per app and host the run worked on, succeeded or failed."""
+    from regionkit import ledger
+
+    facts = ledger.facts_from_run(apps, result.apps, result.failures)
+    if facts:
+        ledger.record_deploy(project.root, (profile.region.key, profile.region.name), facts, run_id=result.run_id,
+                             operator=options.operator, kit_version=__version__, catalog_digest=catalog.digest,
+                             started=record.meta["started"], finished=_now())
 
 
 def _urls(profile, apps: list[dict]) -> list[dict]:

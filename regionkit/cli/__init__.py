@@ -17,6 +17,7 @@ from typer.exceptions import TyperException
 from regionkit import __version__
 from regionkit.cli import apps as apps_cli
 from regionkit.cli import artifacts as artifacts_cli
+from regionkit.cli import audit as audit_cli
 from regionkit.cli import catalog as catalog_cli
 from regionkit.cli import deploy as deploy_cli
 from regionkit.cli import init as init_cli
@@ -70,6 +71,7 @@ app.command("plan")(deploy_cli.plan)
 app.command("deploy")(deploy_cli.deploy)
 app.add_typer(secrets_cli.app, name="secrets")
 app.add_typer(sandbox_cli.app, name="sandbox")
+app.add_typer(audit_cli.app, name="audit")
 app.command("schema")(project_cli.schema)
 
 

@@ -1,0 +1,198 @@
+"""`regionkit audit ...`: query and verify the adoption ledger (which region runs which app, since when)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from regionkit.cli.options import JsonOption
+
+app = typer.Typer(help="Query and verify the adoption ledger: who runs which app at which version, since when.",
+                  no_args_is_help=True)
+
+LedgerOption = Annotated[Optional[Path], typer.Option(
+    "--ledger", metavar="PATH", show_default=False,
+    help="Ledger file to read instead of the current project's ledger.jsonl.")]
+
+
+def _read(ledger_path: Path | None):
+    """The ledger, verified: queries answer only from a ledger whose chain holds."""
+    from regionkit import ledger
+
+    ledger_file = _path(ledger_path)
+    read = ledger.read(ledger_file)
+    read.raise_if_broken()
+    return read
+
+
+def _path(ledger_path: Path | None) -> Path:
+    if ledger_path is not None:
+        return ledger_path
+    from regionkit.ledger import default_path
+    from regionkit.project import Project
+
+    return default_path(Project.locate().root)
+
+
+@app.command("list")
+def list_entries(
+    region: Annotated[Optional[str], typer.Option(metavar="CODE", help="Only this region (Kemendagri code).")] = None,
+    app_id: Annotated[Optional[str], typer.Option("--app", metavar="ID", help="Only this app.")] = None,
+    since: Annotated[Optional[str], typer.Option(metavar="DATE", help="Only runs that finished at or after DATE "
+                                                                      "(ISO date or date-time; UTC).")] = None,
+    ledger_path: LedgerOption = None,
+    json: JsonOption = False,
+    csv: Annotated[bool, typer.Option("--csv", help="Print CSV (with a header row) instead of a table.")] = False,
+) -> None:
+    """List the ledger's entries: every deploy, upgrade and removal per app and host."""
+    from regionkit import ledger
+    from regionkit.errors import InputError
+
+    if json and csv:
+        raise InputError("choose one of --json and --csv")
+    moment = ledger.parse_since(since) if since is not None else None
+    read = _read(ledger_path)
+    entries = ledger.select(read.entries, region=region, app=app_id, since=moment)
+    records = [ledger.entry_record(e) for e in entries]
+    if json:
+        from regionkit.cli.output import print_json
+
+        print_json(records)
+        return
+    if csv:
+        import csv as csv_module
+        import sys
+
+        writer = csv_module.DictWriter(sys.stdout, fieldnames=ledger.FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(records)
+        return
+    from rich.table import Table
+
+    from regionkit.cli.output import stdout
+
+    if not entries:
+        stdout.print(f"no entries in {read.path}" + (" match" if (region or app_id or since) else ""))
+        return
+    table = Table(title=f"{read.path}: {len(entries)} of {len(read.entries)} entries", title_justify="left")
+    for column in ("seq", "finished (UTC)", "region", "app", "version", "host", "action", "result", "operator",
+                   "agreement", "run"):
+        table.add_column(column, justify="right" if column == "seq" else "left")
+    for e in entries:
+        table.add_row(str(e.seq), e.finished, f"{e.region_code} {e.region_name}", e.app, e.version, e.host,
+                      e.action, e.result if e.result == "succeeded" else f"[red]{e.result}[/]", e.operator,
+                      e.agreement or "", e.run_id)
+    stdout.print(table)
+
+
+@app.command("region")
+def region(
+    code: Annotated[str, typer.Argument(metavar="CODE", help="The region's Kemendagri code, e.g. 36.01.")],
+    ledger_path: LedgerOption = None,
+    json: JsonOption = False,
+) -> None:
+    """What a region runs now: each app on each host, its version, since when and who installed it."""
+    from regionkit import ledger
+
+    read = _read(ledger_path)
+    running = ledger.region_apps(read.entries, code)
+    if json:
+        from regionkit.cli.output import print_json
+
+        print_json([r.record() for r in running])
+        return
+    from rich.table import Table
+
+    from regionkit.cli.output import stderr, stdout
+
+    if not running:
+        known = any(e.region_code == code for e in read.entries)
+        stderr.print(f"region {code} runs no app" + ("" if known else f" (no entry for it in {read.path})"))
+        return
+    count = len({r.app for r in running})
+    table = Table(title=f"{code} {running[0].region_name}: {count} app{'s' if count != 1 else ''} running",
+                  title_justify="left")
+    for column in ("app", "version", "host", "since (UTC)", "installed by", "run", "agreement"):
+        table.add_column(column)
+    for r in running:
+        table.add_row(r.app, r.version, r.host, r.since, r.operator, r.run_id, r.agreement or "")
+    stdout.print(table)
+
+
+@app.command("adopters")
+def adopters(
+    app_id: Annotated[str, typer.Argument(metavar="APP", help="The app's catalog id, e.g. e-office.")],
+    ledger_path: LedgerOption = None,
+    json: JsonOption = False,
+) -> None:
+    """The regions that run an app now, with their versions and hosts."""
+    from regionkit import ledger
+
+    read = _read(ledger_path)
+    regions = ledger.adopters(read.entries, app_id)
+    if json:
+        from regionkit.cli.output import print_json
+
+        print_json(regions)
+        return
+    from rich.table import Table
+
+    from regionkit.cli.output import stderr, stdout
+
+    if not regions:
+        stderr.print(f"no region runs {app_id}")
+        return
+    table = Table(title=f"{app_id}: run by {len(regions)} region{'s' if len(regions) != 1 else ''}",
+                  title_justify="left")
+    for column in ("region", "name", "versions", "hosts", "since (UTC)"):
+        table.add_column(column)
+    for r in regions:
+        hosts = ", ".join(h["host"] for h in r["hosts"])
+        table.add_row(r["region_code"], r["region_name"], ", ".join(r["versions"]), hosts, r["since"])
+    stdout.print(table)
+
+
+@app.command("verify")
+def verify(
+    anchor: Annotated[Optional[str], typer.Option(
+        metavar="HASH", help="A head hash noted earlier: fail unless the ledger still holds that entry "
+                             "(shows entries cut from the end).")] = None,
+    ledger_path: LedgerOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Recompute the hash chain; name the first bad entry and exit 2 when it does not hold."""
+    from regionkit import ledger
+    from regionkit.errors import InputError, Location, Problem, ValidationFailed
+
+    read = ledger.read(_path(ledger_path))
+    if read.ok and anchor is not None:
+        anchor = anchor.strip().lower()
+        if len(anchor) < 12:
+            raise InputError("--anchor: give at least the first 12 hex digits of the hash")
+        if not any(e.hash.startswith(anchor) for e in read.entries):
+            read.problem = Problem(f"anchor {anchor} is not in the ledger: entries were cut from its end or the "
+                                   "ledger was rewritten", Location(read.path))
+            read.hint = "compare with the ledger committed to git (`git log -p -- ledger.jsonl`)"
+    if json:
+        from regionkit.cli.output import print_json
+
+        head = read.head
+        print_json({"valid": read.ok, "path": str(read.path), "entries": len(read.entries),
+                    "head": {"seq": head.seq, "hash": head.hash} if head else None,
+                    "problems": [] if read.ok else [{"message": read.problem.message,
+                                                     "line": read.problem.location.line,
+                                                     "entry": read.problem.location.field,
+                                                     "hint": read.hint}],
+                    "torn": None if read.torn is None else {"line": read.torn.line, "offset": read.torn.offset,
+                                                            "bytes": read.torn.size, "whole": read.torn.whole}})
+        if not read.ok:
+            raise typer.Exit(ValidationFailed.exit_code)
+        return
+    read.raise_if_broken()
+    from regionkit.cli.output import stdout
+
+    head = read.head
+    where = f"head seq {head.seq} hash {head.hash}" if head else "empty"
+    stdout.print(f"[green]ok[/] {read.path}: {len(read.entries)} entries, chain intact, {where}")
