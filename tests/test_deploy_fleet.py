@@ -169,13 +169,14 @@ def test_a_second_deploy_is_refused_while_one_runs(rollout):
 
 def test_ctrl_c_leaves_a_resumable_record(rollout):
     root = rollout["root"]
+    runs = root / ".regionkit/runs"
+    earlier = set(runs.iterdir())
     proc = subprocess.Popen([sys.executable, "-m", "regionkit", "-C", str(root), "deploy"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    runs = root / ".regionkit/runs"
-    while time.monotonic() < deadline:
-        newest = sorted(runs.glob("*/events.jsonl"))[-1]
-        if newest.stat().st_size > 2000:
+    while time.monotonic() < deadline:  # interrupt once this run's playbook is under way
+        fresh = [run / "events.jsonl" for run in set(runs.iterdir()) - earlier]
+        if fresh and fresh[0].exists() and fresh[0].stat().st_size > 2000:
             break
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
