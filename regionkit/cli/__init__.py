@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from regionkit import __version__
+from regionkit.cli import agreements as agreements_cli
 from regionkit.cli import apps as apps_cli
 from regionkit.cli import artifacts as artifacts_cli
 from regionkit.cli import audit as audit_cli
@@ -72,6 +73,7 @@ app.command("deploy")(deploy_cli.deploy)
 app.add_typer(secrets_cli.app, name="secrets")
 app.add_typer(sandbox_cli.app, name="sandbox")
 app.add_typer(audit_cli.app, name="audit")
+app.add_typer(agreements_cli.app, name="agreements")
 app.command("schema")(project_cli.schema)
 
 

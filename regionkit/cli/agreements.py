@@ -1,0 +1,102 @@
+"""`regionkit agreements ...`: the MoUs and PKSs that ledger entries refer to."""
+
+from __future__ import annotations
+
+from datetime import date as date_type
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from regionkit.cli.options import CatalogOption, JsonOption
+
+app = typer.Typer(help="Record and list the agreements (MoU, PKS) apps are deployed under.", no_args_is_help=True)
+
+AgreementsOption = Annotated[Optional[Path], typer.Option(
+    "--agreements", metavar="PATH", show_default=False,
+    help="Registry to use instead of the current project's agreements.yaml.")]
+
+
+class Kind(str, Enum):
+    mou = "mou"
+    pks = "pks"
+
+
+@app.command("add")
+def add(
+    number: Annotated[str, typer.Option(metavar="N", help="The agreement's number as written on it.")],
+    kind: Annotated[Kind, typer.Option(help="mou (nota kesepahaman) or pks (perjanjian kerja sama).")],
+    date: Annotated[str, typer.Option(metavar="YYYY-MM-DD", help="The date it was signed.")],
+    party: Annotated[list[str], typer.Option(
+        metavar="P", help="A party: its Kemendagri code, optionally followed by its name, e.g. '36.01' or "
+                          "'36.71/polres-metro-tangerang-kota Polres Metro Tangerang Kota'. Repeat for each.")],
+    app_ids: Annotated[Optional[list[str]], typer.Option(
+        "--app", metavar="ID", help="A catalog app the agreement names. Repeat for each.")] = None,
+    source: Annotated[Optional[str], typer.Option(
+        metavar="TEXT", help="Where it is documented (archive reference, news report).")] = None,
+    agreements_path: AgreementsOption = None,
+    catalog: CatalogOption = None,
+) -> None:
+    """Add an agreement to agreements.yaml (created when missing)."""
+    from regionkit import agreements
+    from regionkit.catalog import load_catalog
+    from regionkit.errors import InputError
+
+    try:
+        signed = date_type.fromisoformat(date)
+    except ValueError:
+        raise InputError(f"--date {date!r}: expected YYYY-MM-DD, e.g. 2021-11-10") from None
+    number = number.strip()
+    if not number:
+        raise InputError("--number: give the agreement's number")
+    parties = [agreements.parse_party(p) for p in party]
+    apps = list(dict.fromkeys(app_ids or []))
+    if apps:
+        known = load_catalog(catalog)
+        for app_id in apps:
+            if app_id not in known.apps:
+                raise InputError(f"--app: unknown app '{app_id}'", hint=known.suggest(app_id))
+    path = agreements.locate(agreements_path)
+    agreement = agreements.Agreement(number=number, kind=kind.value, date=signed, parties=parties, apps=apps,
+                                     source=source or None)
+    agreements.add_agreement(path, agreement)
+    from regionkit.cli.output import stdout
+
+    stdout.print(f"[green]added[/] {agreement.kind.upper()} {agreement.number} ({agreement.date}) to {path}")
+
+
+@app.command("list")
+def list_agreements(
+    agreements_path: AgreementsOption = None,
+    example: Annotated[bool, typer.Option(
+        "--example", help="List the shipped example: the public history of Kota Tangerang's adopters.")] = False,
+    json: JsonOption = False,
+) -> None:
+    """List the agreements: number, kind, date, parties and the apps they name."""
+    from regionkit import agreements
+    from regionkit.errors import InputError
+
+    if example and agreements_path is not None:
+        raise InputError("choose one of --example and --agreements")
+    path = agreements.example_path() if example else agreements.locate(agreements_path)
+    items = agreements.load_agreements(path)
+    if json:
+        from regionkit.cli.output import print_json
+
+        print_json([a.record() for a in items])
+        return
+    from rich.table import Table
+
+    from regionkit.cli.output import stderr, stdout
+
+    if not items:
+        stderr.print(f"no agreements in {path}")
+        return
+    table = Table(title=f"{path}: {len(items)} agreement{'s' if len(items) != 1 else ''}", title_justify="left")
+    for column in ("date", "kind", "number", "parties", "apps", "source"):
+        table.add_column(column)
+    for a in items:
+        table.add_row(str(a.date), a.kind.upper(), a.number, "\n".join(str(p) for p in a.parties),
+                      ", ".join(a.apps), a.source or "")
+    stdout.print(table)
