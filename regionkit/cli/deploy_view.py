@@ -8,8 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from regionkit.cli.output import stderr, stdout
-
-PLATFORM = "(platform)"
+from regionkit.deploy import PLATFORM
 
 
 def ask_password() -> str:
