@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs regionkit and what it needs into ./.venv (Debian 12, run as root or with sudo rights).
 # Idempotent: rerunning it only updates what changed.
-#  - Python's venv support and git, if missing;
+#  - Python's venv support, git, and Chromium (headless checks of the HTML reports), if missing;
 #  - for local sandbox servers: openssh-server and iproute2 on this machine, and the packages the playbooks
 #    install on servers (nginx, MariaDB, PHP 8.2) downloaded into the apt cache only: sandbox servers have no
 #    network and install them from there, exactly as an offline site would.
@@ -25,6 +25,10 @@ $SUDO apt-get update -qq
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing system packages: ${need_apt[*]}"
   $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+if [ ! -x /usr/bin/chromium ]; then   # headless checks of the audit report (with its recommended fonts)
+  echo "installing chromium"
+  $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq -d --no-install-recommends $SERVER_PACKAGES >/dev/null
