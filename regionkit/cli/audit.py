@@ -196,3 +196,87 @@ def verify(
     head = read.head
     where = f"head seq {head.seq} hash {head.hash}" if head else "empty"
     stdout.print(f"[green]ok[/] {read.path}: {len(read.entries)} entries, chain intact, {where}")
+
+
+RegistryOption = Annotated[Optional[Path], typer.Option(
+    "--registry", metavar="FILE", show_default=False,
+    help="The central registry (SQLite); default REGIONKIT_REGISTRY, else registry.sqlite here.")]
+
+
+@app.command("import")
+def import_ledgers(
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="Region project folders (their "
+                                                "ledger.jsonl) or ledger files.")],
+    registry_path: RegistryOption = None,
+) -> None:
+    """Verify ledgers and merge them into the central registry; a ledger that does not verify is refused."""
+    from regionkit import registry
+    from rich.markup import escape
+
+    from regionkit.cli.output import stderr, stdout
+    from regionkit.errors import InputError
+
+    target = registry_path or registry.default_path()
+    outcomes = registry.import_ledgers(target, paths)
+    for o in outcomes:
+        if o.imported:
+            stdout.print(f"[green]imported[/] {escape(str(o.source))}: {escape(o.region_code)} "
+                         f"{escape(o.region_name)}, {o.entries} entries ({o.added} new), head {o.head_hash[:12]}",
+                         highlight=False)
+        else:
+            stderr.print(f"[red]refused[/] {escape(o.reason)}" + (f"\n  hint: {escape(o.hint)}" if o.hint else ""),
+                         highlight=False)
+    refused = [o for o in outcomes if not o.imported]
+    if refused:
+        raise InputError(f"{len(refused)} of {len(outcomes)} ledger{'s' if len(outcomes) != 1 else ''} refused; "
+                         f"nothing of {'them' if len(refused) != 1 else 'it'} was imported into {target}")
+
+
+@app.command("report")
+def report(
+    html: Annotated[Optional[Path], typer.Option("--html", metavar="OUT", show_default=False,
+                                                 help="Write a printable, self-contained HTML report.")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", metavar="csv|json", show_default=False,
+                                               help="Print the matrix as CSV, or all the data as JSON.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", metavar="FILE", show_default=False,
+                                                help="Write the CSV or JSON to FILE instead of stdout.")] = None,
+    registry_path: RegistryOption = None,
+) -> None:
+    """Adoption report from the registry: matrix, counts by group, timeline, ledger verification status."""
+    from regionkit import registry
+    from regionkit import report as report_mod
+    from regionkit.errors import InputError
+
+    if (html is None) == (fmt is None):
+        raise InputError("choose one of --html OUT and --format csv|json")
+    if fmt is not None and fmt not in ("csv", "json"):
+        raise InputError(f"--format {fmt}: expected csv or json")
+    if html is not None and out is not None:
+        raise InputError("--out goes with --format; --html names its own file")
+    from regionkit.atomic import write_atomic
+    from regionkit.catalog import load_catalog
+
+    source = registry_path or registry.default_path()
+    conn = registry.connect(source)
+    try:
+        data = report_mod.build(conn, load_catalog())
+    finally:
+        conn.close()
+    if html is not None:
+        target = html
+        text = report_mod.render_html(data, str(source))
+    else:
+        text = report_mod.render_csv(data) if fmt == "csv" else report_mod.render_json(data)
+        target = out
+        if target is None:
+            import sys
+
+            sys.stdout.write(text)
+            return
+    try:
+        write_atomic(target, text)
+    except OSError as exc:
+        raise InputError(f"cannot write {target}: {exc.strerror}") from None
+    from regionkit.cli.output import stderr
+
+    stderr.print(f"wrote {target}", highlight=False)
