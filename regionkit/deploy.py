@@ -45,6 +45,7 @@ class DeployOptions:
     limit: str | None = None
     vault_password_file: Path | None = None
     tuned: bool = True
+    agreement: str | None = None  # the MoU/PKS number (agreements.yaml) the ledger entries refer to
     operator: str = field(default_factory=lambda: os.environ.get("REGIONKIT_OPERATOR") or getpass.getuser())
 
 
@@ -106,6 +107,8 @@ def deploy(project: Project, catalog: Catalog, options: DeployOptions,
             raise InputError("no hosts in region.yaml", hint="add servers, or `regionkit sandbox up 2` to rehearse")
         if options.app is not None and options.app not in profile.apps:
             raise InputError(f"app '{options.app}' is not chosen for this region", hint="see `regionkit apps list`")
+        if options.agreement is not None:
+            _check_agreement(project, options.agreement)
         build = Renderer(project.root, profile, catalog).build(project.root / "build")
         password = vault_password(project.root, options.vault_password_file, prompt)
         vault = Vault(project.root, password)
@@ -157,7 +160,17 @@ def _record_in_ledger(project: Project, profile, catalog: Catalog, record: "_Run
     if facts:
         ledger.record_deploy(project.root, (profile.region.key, profile.region.name), facts, run_id=result.run_id,
                              operator=options.operator, kit_version=__version__, catalog_digest=catalog.digest,
-                             started=record.meta["started"], finished=_now())
+                             started=record.meta["started"], finished=_now(), agreement=options.agreement)
+
+
+def _check_agreement(project: Project, number: str) -> None:
+    from regionkit.agreements import default_path, find, load_agreements
+
+    path = default_path(project.root)
+    known = load_agreements(path)
+    if find(known, number) is None:
+        raise InputError(f"no agreement numbered {number!r}", Location(path),
+                         hint="`regionkit agreements list` shows them; `regionkit agreements add` records one")
 
 
 def _urls(profile, apps: list[dict]) -> list[dict]:

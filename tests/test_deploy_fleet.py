@@ -97,6 +97,22 @@ def test_first_deploy_installs_every_app_and_database_across_hosts(rollout):
         assert status == 200 and "Kabupaten Pandeglang" in page
 
 
+def test_the_ledger_holds_one_entry_per_app_and_host_and_verifies(rollout):
+    root = rollout["root"]
+    entries = [json.loads(line) for line in (root / "ledger.jsonl").read_text().splitlines()]
+    manifest = json.loads((root / "build/manifest.json").read_text())
+    installable = {a for a, r in manifest["apps"].items() if r["kind"] in ("web", "service", "unit-site")}
+    first_run = entries[0]["run_id"]
+    pairs = [(e["app"], e["host"]) for e in entries if e["run_id"] == first_run]
+    assert sorted(pairs) == sorted((app, "h2") for app in installable)
+    assert all(e["result"] == "succeeded" and e["operator"] == "ci-test" for e in entries)
+    region = json.loads(regionkit(root, "audit", "region", "36.01", "--json").stdout)
+    running = {row["app"] for row in (region["apps"] if isinstance(region, dict) else region)}
+    assert running == installable
+    verify = regionkit(root, "audit", "verify")
+    assert verify.returncode == 0, verify.stderr
+
+
 def test_every_unit_site_answers_with_its_unit(rollout):
     web = web_address(rollout)
     profile = yaml.safe_load((rollout["root"] / "region.yaml").read_text())
@@ -108,12 +124,18 @@ def test_every_unit_site_answers_with_its_unit(rollout):
 
 
 def test_second_deploy_changes_nothing(rollout):
-    again = regionkit(rollout["root"], "deploy", "--json")
+    root = rollout["root"]
+    added = regionkit(root, "agreements", "add", "--number", "PKS-2021-01", "--kind", "pks", "--date", "2021-11-10",
+                      "--party", "36.71", "--party", "36.01", "--app", "e-office")
+    assert added.returncode == 0, added.stderr
+    again = regionkit(root, "deploy", "--json", "--agreement", "PKS-2021-01")
     assert again.returncode == 0, again.stderr[-2000:]
     result = json.loads(again.stdout)
     changed = {app: counts["changed"] for app, counts in result["apps"].items() if counts["changed"]}
     assert changed == {}, changed
     assert all(h["changed"] == 0 and h["failed"] == 0 for h in result["hosts"].values())
+    last = json.loads((root / "ledger.jsonl").read_text().splitlines()[-1])
+    assert last["run_id"] == result["run_id"] and last["agreement"] == "PKS-2021-01"
 
 
 def test_plan_after_a_change_lists_exactly_the_affected_app(rollout):

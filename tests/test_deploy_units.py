@@ -72,3 +72,10 @@ def test_deploy_refuses_an_invalid_project_before_touching_anything(cli, project
     result = cli("deploy")
     assert result.exit_code == 2 and "no host has the web role" in result.stderr
     assert not (project / ".regionkit" / "runs").exists()
+
+
+def test_deploy_under_an_unknown_agreement_is_refused(cli, project):
+    with_hosts(project)
+    result = cli("deploy", "--agreement", "MOU-404")
+    assert result.exit_code == 2 and "no agreement numbered 'MOU-404'" in result.stderr
+    assert not (project / ".regionkit" / "runs").exists()

@@ -20,6 +20,8 @@ def deploy(
     check: Annotated[bool, typer.Option("--check", help="Dry run: report what would change.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the last failed or interrupted deploy, "
                                                           "skipping apps that converged in it.")] = False,
+    agreement: Annotated[Optional[str], typer.Option(
+        metavar="NUMBER", help="The MoU/PKS (agreements.yaml) this deploy is done under, for the ledger.")] = None,
     stock_ansible: Annotated[bool, typer.Option(hidden=True, help="Ansible's default settings (benchmarks).")] = False,
     vault_password_file: VaultFileOption = None,
     catalog: CatalogOption = None,
@@ -28,7 +30,7 @@ def deploy(
     """Render, then install the chosen apps on the region's servers; exit 1 when anything failed."""
     from regionkit.deploy import DeployOptions
 
-    options = DeployOptions(check=check, resume=resume, app=app_id, limit=limit,
+    options = DeployOptions(check=check, resume=resume, app=app_id, limit=limit, agreement=agreement,
                             vault_password_file=vault_password_file, tuned=not stock_ansible)
     _run(options, catalog, json, plan=False)
 
