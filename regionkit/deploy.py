@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -29,11 +29,13 @@ from regionkit.catalog import Catalog
 from regionkit.errors import InputError, Location, OperationFailed, ValidationFailed
 from regionkit.inventory import STATE_DIR, app_entries, write_run_files
 from regionkit.project import Project
+from regionkit.region import HostRole
 from regionkit.resources import kit_path
 from regionkit.secrets import VAULT_FILE, Vault, redact, required_secrets, vault_password
 
 RUNS_DIR = f"{STATE_DIR}/runs"
 RECORD_TASK = "regionkit: record deployed release"
+REMOVE_TASK = "regionkit: record removed app"  # playbooks/tasks/remove-app.yml
 PLATFORM = "(platform)"  # results of tasks that belong to no single app: base, databases, web server
 
 
@@ -46,6 +48,9 @@ class DeployOptions:
     vault_password_file: Path | None = None
     tuned: bool = True
     agreement: str | None = None  # the MoU/PKS number (agreements.yaml) the ledger entries refer to
+    playbooks: Path | None = None  # another playbooks folder than the kit's (a field bundle's)
+    apt_repo: Path | None = None  # a tar of a flat apt repository the hosts install packages from (a bundle's)
+    preflight: bool = False  # run regionkit.preflight first; its blockers stop the deploy (PreflightFailed)
     operator: str = field(default_factory=lambda: os.environ.get("REGIONKIT_OPERATOR") or getpass.getuser())
 
 
@@ -54,7 +59,7 @@ class RunResult:
     run_id: str
     folder: Path
     status: str  # succeeded | failed | interrupted
-    mode: str  # deploy | check
+    mode: str  # deploy | check | removal
     apps: dict[str, dict]
     hosts: dict[str, dict]
     skipped_converged: list[str]
@@ -109,12 +114,14 @@ def deploy(project: Project, catalog: Catalog, options: DeployOptions,
             raise InputError(f"app '{options.app}' is not chosen for this region", hint="see `regionkit apps list`")
         if options.agreement is not None:
             _check_agreement(project, options.agreement)
+        if options.preflight:
+            _preflight(project, catalog, profile, options, on_event, interactive=None if prompt else False)
         build = Renderer(project.root, profile, catalog).build(project.root / "build")
         password = vault_password(project.root, options.vault_password_file, prompt)
         vault = Vault(project.root, password)
         vault.ensure(required_secrets(profile, catalog))
         secret_values = vault.values()
-        artifacts = _artifacts(project, profile, catalog)
+        artifacts = resolve_artifacts(project, profile, catalog)
         apps = app_entries(profile, catalog, build.manifest, artifacts)
         carried: dict[str, str] = {}
         if options.resume:
@@ -124,31 +131,100 @@ def deploy(project: Project, catalog: Catalog, options: DeployOptions,
         if options.app is not None:
             apps = [a for a in apps if a["id"] == options.app]
         apps = [a for a in apps if a["id"] not in skipped]
-        files = write_run_files(project.root, profile, apps, project.root / "build", tuned=options.tuned)
+        files = write_run_files(project.root, profile, apps, project.root / "build", tuned=options.tuned,
+                                playbooks=options.playbooks, apt_repo=options.apt_repo)
         record = _RunRecord(project, "check" if options.check else "deploy", secret_values)
         with _password_file(project, password, options.vault_password_file) as password_path:
-            argv = [runner.ansible_playbook(), str(kit_path("playbooks", "site.yml")),
-                    "-i", str(files.inventory), "-e", f"@{files.variables}", "-e", f"@{project.root / VAULT_FILE}",
-                    "--vault-password-file", str(password_path)]
+            extra = ["-e", f"@{project.root / VAULT_FILE}", "--vault-password-file", str(password_path)]
             if options.check:
-                argv += ["--check", "--diff"]
-            if options.limit:
-                argv += ["--limit", options.limit]
-            env = {**os.environ, "ANSIBLE_CONFIG": str(files.config), "ANSIBLE_NOCOLOR": "1",
-                   "ANSIBLE_FORCE_COLOR": "0", "PYTHONUNBUFFERED": "1"}
-            env["PATH"] = f"{Path(runner.ansible_playbook()).parent}:{env.get('PATH', '')}"
-            record.start(argv, options, [a["id"] for a in apps], skipped)
-
-            def handle(event: dict) -> None:
-                record.event(event)
-                on_event(event)
-
-            outcome = runner.run(argv, env, handle, record.folder / "ansible.log")
+                extra += ["--check", "--diff"]
+            outcome = _run_playbook("site.yml", files, extra, record, options, [a["id"] for a in apps], skipped,
+                                    on_event)
         result = record.finish(outcome, apps, carried)
         result.urls = _urls(profile, apps)
         if not options.check:
             _record_in_ledger(project, profile, catalog, record, apps, result, options)
         return result
+
+
+def undeploy(project: Project, catalog: Catalog, app_ids: list[str], options: DeployOptions,
+             on_event: Callable[[dict], None] = lambda event: None) -> RunResult:
+    """Take apps that are no longer chosen off the region's web servers and record their removal.
+
+    With no ids, every app the ledger records as running in this region that region.yaml no longer chooses.
+    An app still chosen is refused: the next deploy would install it again.
+    """
+    from regionkit import ledger
+
+    with project_lock(project):
+        profile = project.profile()
+        ledger_path = ledger.default_path(project.root)
+        history = ledger.read(ledger_path, must_exist=False)
+        history.raise_if_broken()
+        running = ledger.region_apps(history.entries, profile.region.key)
+        if not app_ids:
+            app_ids = sorted({r.app for r in running} - set(profile.apps))
+            if not app_ids:
+                raise InputError("nothing to remove: every app the ledger records as running here is still chosen")
+        still_chosen = [a for a in app_ids if a in profile.apps]
+        if still_chosen:
+            raise InputError(f"still chosen for this region: {', '.join(still_chosen)}",
+                             Location(project.profile_path),
+                             hint=f"`regionkit apps remove {' '.join(still_chosen)}` first, or the next deploy "
+                                  "installs them again")
+        if not any(HostRole.WEB in h.roles for h in profile.hosts):
+            raise InputError("no web hosts in region.yaml to remove apps from", Location(project.profile_path))
+        if options.agreement is not None:
+            _check_agreement(project, options.agreement)
+        versions = {r.app: r.version for r in running}
+        apps = [{"id": a, "version": versions.get(a) or (catalog.apps[a].version if a in catalog.apps else None),
+                 "config_digest": None} for a in app_ids]
+        files = write_run_files(project.root, profile, [], project.root / "build", tuned=options.tuned,
+                                playbooks=options.playbooks, removing=apps)
+        record = _RunRecord(project, "removal", [])
+        outcome = _run_playbook("remove.yml", files, [], record, options, app_ids, [], on_event)
+        result = record.finish(outcome, apps, {})
+        was_running = {(r.app, r.host) for r in running}
+        facts = [f for f in ledger.facts_from_run(apps, result.apps, result.failures)
+                 if (f.app, f.host) in was_running]
+        if facts:
+            ledger.record_deploy(project.root, (profile.region.key, profile.region.name),
+                                 [replace(f, version=None) for f in facts], run_id=result.run_id,
+                                 operator=options.operator, kit_version=__version__, catalog_digest=catalog.digest,
+                                 started=record.meta["started"], finished=_now(), agreement=options.agreement,
+                                 removal=True)
+        return result
+
+
+def _run_playbook(playbook: str, files, extra_args: list[str], record: "_RunRecord", options: DeployOptions,
+                  apps: list[str], skipped: list[str], on_event: Callable[[dict], None]) -> runner.Outcome:
+    """ansible-playbook with the run's inventory, vars and config; every event to the record and `on_event`."""
+    argv = [runner.ansible_playbook(), str((options.playbooks or kit_path("playbooks")) / playbook),
+            "-i", str(files.inventory), "-e", f"@{files.variables}", *extra_args]
+    if options.limit:
+        argv += ["--limit", options.limit]
+    env = {**os.environ, "ANSIBLE_CONFIG": str(files.config), "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_FORCE_COLOR": "0", "PYTHONUNBUFFERED": "1"}
+    env["PATH"] = f"{Path(runner.ansible_playbook()).parent}:{env.get('PATH', '')}"
+    record.start(argv, options, apps, skipped)
+
+    def handle(event: dict) -> None:
+        record.event(event)
+        on_event(event)
+
+    return runner.run(argv, env, handle, record.folder / "ansible.log")
+
+
+def _preflight(project: Project, catalog: Catalog, profile, options: DeployOptions,
+               on_event: Callable[[dict], None], interactive: bool | None) -> None:
+    """Check the control node and the hosts before anything changes; blockers raise PreflightFailed."""
+    from regionkit.preflight import PreflightFailed, run_preflight
+
+    report = run_preflight(project, catalog, profile=profile, limit=options.limit, interactive=interactive,
+                           vault_password_file=options.vault_password_file, tuned=options.tuned)
+    on_event({"event": "preflight", "report": report})
+    if not report.ok:
+        raise PreflightFailed(report)
 
 
 def _record_in_ledger(project: Project, profile, catalog: Catalog, record: "_RunRecord", apps: list[dict],
@@ -175,15 +251,17 @@ def _check_agreement(project: Project, number: str) -> None:
 
 def _urls(profile, apps: list[dict]) -> list[dict]:
     """Where each deployed app answers: its address, and the web hosts that serve it."""
-    from regionkit.region import HostRole
-
     web = [h.address for h in profile.hosts if HostRole.WEB in h.roles]
     urls = []
     for app in apps:
-        names = [(site, f"{site}.{profile.region.domain}") for site in app["sites"]] or [(None, app["fqdn"])]
         urls += [{"app": app["id"], "unit": unit, "url": f"http://{name}/", "host_header": name, "servers": web}
-                 for unit, name in names]
+                 for unit, name in served_names(profile.region.domain, app["fqdn"], app["sites"])]
     return urls
+
+
+def served_names(domain: str, fqdn: str, sites: list[str]) -> list[tuple[str | None, str]]:
+    """The names an app answers to on its web hosts, as (unit code, name): one per unit site, else its fqdn."""
+    return [(site, f"{site}.{domain}") for site in sites] or [(None, fqdn)]
 
 
 def last_run(project: Project) -> dict | None:
@@ -203,7 +281,8 @@ def _converged_in_last_run(project: Project) -> dict[str, str]:
     return digests
 
 
-def _artifacts(project: Project, profile, catalog: Catalog) -> dict[str, Any]:
+def resolve_artifacts(project: Project, profile, catalog: Catalog) -> dict[str, Any]:
+    """app id -> local path and sha256 of the artifact each chosen app needs (fetched into the cache when remote)."""
     from regionkit.artifacts import fetch, resolve
 
     needing = [a for a in profile.apps if a in catalog.apps and catalog.apps[a].installable
@@ -289,7 +368,7 @@ class _RunRecord:
         duration = round(time.monotonic() - self.started, 3)
         result = {**self.meta, "status": status, "finished": _now(), "duration_s": duration,
                   "returncode": outcome.returncode, "apps": per_app, "hosts": per_host, "failures": failures,
-                  "converged": converged if self.mode == "deploy" else {}, "carried_over": carried,
+                  "converged": converged if self.mode != "check" else {}, "carried_over": carried,
                   "config_digests": {a["id"]: a["config_digest"] for a in apps}}
         self._write(result)
         return RunResult(self.run_id, self.folder, status, self.mode, per_app, per_host, list(carried), duration,
@@ -325,7 +404,7 @@ def summarise(events: list[dict]) -> tuple[dict[str, dict], dict[str, dict], lis
             bucket["hosts"].append(host)
         if status == "changed" and event["task"] not in bucket["changed_tasks"]:
             bucket["changed_tasks"].append(event["task"])
-        if event["task"] == RECORD_TASK and status in ("ok", "changed") and host not in bucket["recorded_on"]:
+        if event["task"] in (RECORD_TASK, REMOVE_TASK) and status in ("ok", "changed") and host not in bucket["recorded_on"]:
             bucket["recorded_on"].append(host)
         if status in ("failed", "unreachable"):
             failures.append({"app": event.get("app"), "host": host, "task": event["task"],

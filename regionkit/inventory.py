@@ -67,8 +67,13 @@ def app_entries(profile: Profile, catalog: Catalog, manifest: dict, artifacts: d
 
 
 def write_run_files(project_root: Path, profile: Profile, apps: list[dict], build_dir: Path,
-                    tuned: bool = True) -> RunFiles:
-    """Write inventory.yml, vars.yml and ansible.cfg; `tuned=False` gives Ansible's stock settings."""
+                    tuned: bool = True, removing: list[dict] | None = None, playbooks: Path | None = None,
+                    apt_repo: Path | None = None) -> RunFiles:
+    """Write inventory.yml, vars.yml and ansible.cfg; `tuned=False` gives Ansible's stock settings.
+
+    `removing` (playbooks/remove.yml) are the apps to take off the web hosts, each {id, version}; `playbooks`
+    replaces the kit's playbooks folder (roles included); `apt_repo` is a tar of a flat apt repository that the
+    hosts install their packages from (a field bundle's)."""
     folder = project_root / ANSIBLE_DIR
     folder.mkdir(parents=True, exist_ok=True)
     files = RunFiles(folder, folder / "inventory.yml", folder / "vars.yml", folder / "ansible.cfg")
@@ -81,8 +86,12 @@ def write_run_files(project_root: Path, profile: Profile, apps: list[dict], buil
         "regionkit_apps": apps,
         "regionkit_db_clients": web_hosts,
     }
+    if removing is not None:
+        variables["regionkit_remove"] = removing
+    if apt_repo is not None:
+        variables["regionkit_apt_repo"] = str(Path(apt_repo).absolute())
     write_atomic(files.variables, yaml.safe_dump(variables, sort_keys=False, allow_unicode=True))
-    write_atomic(files.config, ansible_config(folder, tuned))
+    write_atomic(files.config, ansible_config(folder, tuned, playbooks))
     return files
 
 
@@ -103,13 +112,13 @@ def inventory(profile: Profile) -> dict:
     return {"all": {"hosts": hosts, "children": groups}}
 
 
-def ansible_config(folder: Path, tuned: bool) -> str:
+def ansible_config(folder: Path, tuned: bool, playbooks: Path | None = None) -> str:
     """ansible.cfg for the run. Tuned: pipelining, SSH ControlPersist, more forks, cached facts."""
     callback_dir = Path(__file__).resolve().parent / "ansible_plugins" / "callback"
     lines = [
         "[defaults]",
         f"inventory = {folder / 'inventory.yml'}",
-        f"roles_path = {kit_path('playbooks', 'roles')}",
+        f"roles_path = {(playbooks or kit_path('playbooks')) / 'roles'}",
         f"callback_plugins = {callback_dir}",
         "stdout_callback = regionkit_events",
         "retry_files_enabled = False",

@@ -226,3 +226,88 @@ def test_nothing_the_runs_leave_contains_a_secret(rollout):
     assert len(texts) > 10
     for value in values:
         assert not any(value in text for text in texts)
+
+
+def processes(name: str, host: str) -> str:
+    """The command lines of every process on a sandbox host, one per line."""
+    from regionkit import sandbox
+
+    script = ("import pathlib\nfor p in pathlib.Path('/proc').glob('[0-9]*/cmdline'):\n"
+              "    try: print(p.read_bytes().replace(b'\\0', b' ').decode())\n    except OSError: pass")
+    return sandbox.exec_in(name, host, ["python3", "-c", script]).stdout
+
+
+def test_undeploy_takes_a_removed_app_off_the_servers_and_the_ledger_records_it(rollout):
+    from regionkit import sandbox
+
+    root = rollout["root"]
+    web = web_address(rollout)
+    assert get(web, "open-data.pandeglangkab.go.id", "/health")[0] == 200
+    assert "apps/open-data/" in processes(SANDBOX, "h2")  # its service (the workload's PHP server) runs
+    refused = regionkit(root, "undeploy", "open-data")
+    assert refused.returncode == 2 and "still chosen" in refused.stderr and "apps remove open-data" in refused.stderr
+    assert regionkit(root, "apps", "remove", "open-data").returncode == 0
+    removed = regionkit(root, "undeploy", "--json")  # no ids: what runs here but is no longer chosen
+    assert removed.returncode == 0, removed.stderr[-2000:]
+    assert set(json.loads(removed.stdout)["apps"]) == {"open-data"}
+    status, body = get(web, "open-data.pandeglangkab.go.id", "/health")
+    assert status != 200 or '"open-data"' not in body
+    assert get(web, "sso.pandeglangkab.go.id", "/health")[0] == 200  # the others still run
+    left = sandbox.exec_in(SANDBOX, "h2", ["ls", "/srv/regionkit/apps", "/srv/regionkit/artifacts",
+                                          "/etc/regionkit/deployed", "/etc/regionkit/secrets", "/etc/init.d",
+                                          "/etc/nginx/conf.d"])
+    assert "open-data" not in left.stdout and "sso" in left.stdout
+    assert "apps/open-data/" not in processes(SANDBOX, "h2")
+    last = json.loads((root / "ledger.jsonl").read_text().splitlines()[-1])
+    assert (last["app"], last["host"], last["action"], last["result"]) == ("open-data", "h2", "removal", "succeeded")
+    region = json.loads(regionkit(root, "audit", "region", "36.01", "--json").stdout)
+    running = {row["app"] for row in (region["apps"] if isinstance(region, dict) else region)}
+    assert "open-data" not in running and "sso" in running
+    assert regionkit(root, "audit", "verify").returncode == 0
+    nothing = regionkit(root, "undeploy")
+    assert nothing.returncode == 2 and "nothing to remove" in nothing.stderr
+
+
+def poll(probe, seconds: float = 30):
+    """Call `probe` until it returns something true or `seconds` pass; its last answer (a service takes a moment
+    to stop or start)."""
+    deadline = time.monotonic() + seconds
+    while not (answer := probe()) and time.monotonic() < deadline:
+        time.sleep(1)
+    return answer
+
+
+def test_status_shows_a_stopped_service_as_down_until_it_starts_again(rollout):
+    from regionkit import sandbox
+
+    root = rollout["root"]
+    app = "notifikasi"  # laksa runs under PHP-FPM; notifikasi is a service: its own process behind nginx
+    shown = json.loads(regionkit(root, "catalog", "show", app, "--json").stdout)
+    assert shown["kind"] == "service" and not shown["runtime"].startswith("php-"), shown
+    region = json.loads(regionkit(root, "audit", "region", "36.01", "--json").stdout)
+    running = {(row["app"], row["host"]): row["version"]
+               for row in (region["apps"] if isinstance(region, dict) else region)}
+    assert (app, "h2") in running and ("open-data", "h2") not in running
+    everything = regionkit(root, "status", "--json")
+    assert everything.returncode == 0, everything.stdout[-3000:] + everything.stderr[-2000:]
+    checks = json.loads(everything.stdout)["checks"]
+    assert {(c["app"], c["host"]) for c in checks} == set(running)
+    assert all(c["result"] == "up" and c["version"] == running[(c["app"], c["host"])] for c in checks)
+    assert len([c for c in checks if c["app"] == "website-opd"]) == 34  # one check per OPD website
+    service = f"/etc/init.d/regionkit-{app}"
+    try:
+        stop = sandbox.exec_in(SANDBOX, "h2", [service, "stop"])
+        assert stop.returncode == 0, stop.stderr
+        assert poll(lambda: f"apps/{app}/" not in processes(SANDBOX, "h2"), 10), f"`{service} stop` left processes"
+        down = poll(lambda: (r := regionkit(root, "status", "--json")).returncode == 1 and r)
+        assert down, "status did not show the stopped service as down"
+        data = json.loads(down.stdout)
+        failing = [(c["app"], c["host"], c["result"], c["http_status"]) for c in data["checks"] if c["result"] != "up"]
+        assert failing == [(app, "h2", "down", 502)]  # nginx answers, its upstream does not
+        table = regionkit(root, "status", "--limit", "h2")
+        assert table.returncode == 1 and f"{len(checks) - 1} up, 1 down" in table.stdout, table.stdout[-2000:]
+    finally:
+        sandbox.exec_in(SANDBOX, "h2", [service, "start"])
+    back = poll(lambda: (r := regionkit(root, "status", "--json")).returncode == 0 and r)
+    assert back, "status did not show the service up again after it started"
+    assert all(c["result"] == "up" for c in json.loads(back.stdout)["checks"])

@@ -22,10 +22,12 @@ from regionkit.cli import audit as audit_cli
 from regionkit.cli import catalog as catalog_cli
 from regionkit.cli import deploy as deploy_cli
 from regionkit.cli import init as init_cli
+from regionkit.cli import preflight as preflight_cli
 from regionkit.cli import project as project_cli
 from regionkit.cli import render as render_cli
 from regionkit.cli import sandbox as sandbox_cli
 from regionkit.cli import secrets as secrets_cli
+from regionkit.cli import status as status_cli
 from regionkit.cli.output import report_error, report_internal_error
 from regionkit.errors import RegionkitError
 
@@ -69,7 +71,10 @@ app.add_typer(artifacts_cli.app, name="artifacts")
 app.command("validate")(project_cli.validate)
 app.command("render")(render_cli.render)
 app.command("plan")(deploy_cli.plan)
+app.command("preflight")(preflight_cli.preflight)
 app.command("deploy")(deploy_cli.deploy)
+app.command("undeploy")(deploy_cli.undeploy)
+app.command("status")(status_cli.status)
 app.add_typer(secrets_cli.app, name="secrets")
 app.add_typer(sandbox_cli.app, name="sandbox")
 app.add_typer(audit_cli.app, name="audit")

@@ -23,6 +23,8 @@ def deploy(
     agreement: Annotated[Optional[str], typer.Option(
         metavar="NUMBER", help="The MoU/PKS (agreements.yaml) this deploy is done under, for the ledger.")] = None,
     stock_ansible: Annotated[bool, typer.Option(hidden=True, help="Ansible's default settings (benchmarks).")] = False,
+    skip_preflight: Annotated[bool, typer.Option(
+        "--skip-preflight", help="Do not check the control node and the hosts first (`regionkit preflight`).")] = False,
     vault_password_file: VaultFileOption = None,
     catalog: CatalogOption = None,
     json: JsonOption = False,
@@ -31,8 +33,35 @@ def deploy(
     from regionkit.deploy import DeployOptions
 
     options = DeployOptions(check=check, resume=resume, app=app_id, limit=limit, agreement=agreement,
-                            vault_password_file=vault_password_file, tuned=not stock_ansible)
+                            vault_password_file=vault_password_file, tuned=not stock_ansible,
+                            preflight=not skip_preflight)
     _run(options, catalog, json, plan=False)
+
+
+def undeploy(
+    app_ids: Annotated[Optional[list[str]], typer.Argument(
+        metavar="[ID]...", help="Apps to remove; none: every app running here that is no longer chosen.",
+        show_default=False)] = None,
+    limit: Annotated[Optional[str], typer.Option(metavar="HOST", help="Only these hosts (Ansible --limit).")] = None,
+    agreement: Annotated[Optional[str], typer.Option(
+        metavar="NUMBER", help="The MoU/PKS (agreements.yaml) the removal is done under, for the ledger.")] = None,
+    catalog: CatalogOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Take apps that are no longer chosen (`regionkit apps remove`) off the servers; the ledger records it.
+
+    Their databases and data stay on the database host.
+    """
+    from regionkit.catalog import load_catalog
+    from regionkit.cli import deploy_view
+    from regionkit.deploy import DeployOptions
+    from regionkit.deploy import undeploy as run_undeploy
+    from regionkit.project import Project
+
+    view = deploy_view.Progress(enabled=not json)
+    result = run_undeploy(Project.locate(), load_catalog(catalog), list(app_ids or []),
+                          DeployOptions(limit=limit, agreement=agreement), view.on_event)
+    _show(result, json, plan=False)
 
 
 def plan(
@@ -49,15 +78,25 @@ def plan(
          catalog, json, plan=True)
 
 
-def _run(options, catalog_path, as_json: bool, plan: bool) -> None:
+def _run(options, catalog_path, as_json: bool, plan: bool, project=None) -> None:
     from regionkit.catalog import load_catalog
     from regionkit.cli import deploy_view
     from regionkit.deploy import deploy as run_deploy
     from regionkit.project import Project
 
-    project = Project.locate()
+    project = project or Project.locate()
+    from regionkit.cli import preflight as preflight_cli
+
     view = deploy_view.Progress(enabled=not as_json)
-    result = run_deploy(project, load_catalog(catalog_path), options, view.on_event, prompt=deploy_view.ask_password)
+    on_event = preflight_cli.showing_preflight(view.on_event, enabled=not as_json)
+    with preflight_cli.refusal_as_json(as_json):
+        result = run_deploy(project, load_catalog(catalog_path), options, on_event, prompt=deploy_view.ask_password)
+    _show(result, as_json, plan)
+
+
+def _show(result, as_json: bool, plan: bool) -> None:
+    from regionkit.cli import deploy_view
+
     if as_json:
         from regionkit.cli.output import print_json
 

@@ -66,10 +66,11 @@ def summary_table(result) -> None:
     for failure in result.failures:
         where = failure["host"] + (f", app {failure['app']}" if failure["app"] else "")
         stderr.print(f"[red]error:[/] {escape(where)}: {escape(failure['task'])}: {escape(failure['msg'])}")
+    again = "`regionkit undeploy` again" if result.mode == "removal" else "`regionkit deploy --resume`"
     if result.status == "interrupted":
-        stderr.print("interrupted: run `regionkit deploy --resume` to continue")
+        stderr.print(f"interrupted: run {again} to continue")
     elif not result.ok:
-        stderr.print(f"record: {result.folder}; after fixing, `regionkit deploy --resume` continues")
+        stderr.print(f"record: {result.folder}; after fixing, {again} continues")
     else:
         stdout.print(f"record: {result.folder}")
         if result.mode == "deploy" and result.urls:

@@ -1,0 +1,87 @@
+"""`regionkit preflight`: check the control node and the region's servers before a deploy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import contextmanager
+from typing import Annotated, Optional
+
+import typer
+
+from regionkit.cli.deploy import VaultFileOption
+from regionkit.cli.options import CatalogOption, JsonOption
+
+
+def preflight(
+    limit: Annotated[Optional[str], typer.Option(metavar="HOST", help="Only these hosts (names, roles, patterns; "
+                                                                       "like Ansible --limit).")] = None,
+    vault_password_file: VaultFileOption = None,
+    catalog: CatalogOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Check the control node and every host, changing nothing; exit 1 when anything blocks a deploy."""
+    from regionkit.catalog import load_catalog
+    from regionkit.preflight import run_preflight
+    from regionkit.project import Project
+
+    report = run_preflight(Project.locate(), load_catalog(catalog), limit=limit,
+                           vault_password_file=vault_password_file)
+    if json:
+        from regionkit.cli.output import print_json
+
+        print_json(report.as_dict())
+    else:
+        show(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def show(report, to_stderr: bool = False) -> None:
+    """One table of the findings (blockers first), then a line with the verdict."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from regionkit.cli.output import stderr, stdout
+
+    console = stderr if to_stderr else stdout
+    if report.findings:
+        table = Table(title="preflight", title_justify="left")
+        for column in ("host", "check", "severity", "detail"):
+            table.add_column(column, overflow="fold")
+        for finding in sorted(report.findings, key=lambda f: f.severity.value != "blocker"):
+            style = "red" if finding.severity.value == "blocker" else "yellow"
+            table.add_row(escape(finding.host), escape(finding.check), f"[{style}]{finding.severity.value}[/]",
+                          escape(finding.message))
+        console.print(table)
+    blockers, warnings = len(report.blockers), len(report.warnings)
+    verdict = (f"[red]{blockers} blocker{'s' if blockers != 1 else ''}[/]" if blockers else "[green]no blockers[/]")
+    console.print(f"preflight: {verdict}, {warnings} warning{'s' if warnings != 1 else ''} on "
+                  f"{', '.join(report.hosts) or 'no hosts'} ({report.duration:.1f} s)")
+
+
+def showing_preflight(on_event: Callable[[dict], None], enabled: bool) -> Callable[[dict], None]:
+    """A deploy's event handler that also shows its preflight report (on stderr, stdout keeps the summary)."""
+
+    def handle(event: dict) -> None:
+        if event.get("event") == "preflight":
+            if enabled:
+                show(event["report"], to_stderr=True)
+        else:
+            on_event(event)
+
+    return handle
+
+
+@contextmanager
+def refusal_as_json(as_json: bool):
+    """With --json, a deploy refused by preflight still prints JSON: {"status": "blocked", "preflight": ...}."""
+    from regionkit.preflight import PreflightFailed
+
+    try:
+        yield
+    except PreflightFailed as exc:
+        if as_json:
+            from regionkit.cli.output import print_json
+
+            print_json({"status": "blocked", "preflight": exc.report.as_dict()})
+        raise

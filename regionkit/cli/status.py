@@ -1,0 +1,63 @@
+"""`regionkit status`: every deployed app and unit site per host: version, health check, response time."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from regionkit.cli.options import CatalogOption, JsonOption
+
+
+def status(
+    app_id: Annotated[Optional[str], typer.Option("--app", metavar="ID", help="Check this app only.")] = None,
+    limit: Annotated[Optional[str], typer.Option(
+        metavar="HOST", help="Only these hosts (names from region.yaml, comma-separated).")] = None,
+    timeout: Annotated[float, typer.Option(metavar="S", help="Seconds to wait for each answer.")] = 5.0,
+    catalog: CatalogOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Check every app and unit site the ledger records as deployed, on each of its hosts; exit 1 when any is down."""
+    from regionkit.catalog import load_catalog
+    from regionkit.project import Project
+    from regionkit.status import status as run_status
+
+    hosts = [h.strip() for h in limit.split(",") if h.strip()] if limit is not None else None
+    result = run_status(Project.locate(), load_catalog(catalog), app=app_id, hosts=hosts, timeout=timeout)
+    if json:
+        from regionkit.cli.output import print_json
+
+        print_json(result.record())
+    else:
+        _tables(result)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _tables(result) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from regionkit.cli.output import stdout
+
+    colours = {"up": "green", "down": "red", "unknown": "yellow"}
+    hosts: dict[str, list] = {}
+    for c in result.checks:
+        hosts.setdefault(c.target.host, []).append(c)
+    for host, checks in hosts.items():
+        address = checks[0].target.address or "not in region.yaml"
+        up = sum(1 for c in checks if c.result == "up")
+        table = Table(title=f"{host} ({address}): {up} of {len(checks)} up", title_justify="left")
+        for column in ("app / site", "version", "since (UTC)", "result", "ms", "detail"):
+            table.add_column(column, justify="right" if column == "ms" else "left")
+        for c in checks:
+            t = c.target
+            name = f"{t.app}: {t.unit}" if t.unit else t.app
+            table.add_row(escape(name), escape(t.version), t.since, f"[{colours[c.result]}]{c.result}[/]",
+                          "" if c.ms is None else f"{c.ms:.0f}", escape(c.detail))
+        stdout.print(table)
+    summary = f"{result.count('up')} up, {result.count('down')} down"
+    if result.count("unknown"):
+        summary += f", {result.count('unknown')} unknown"
+    stdout.print(f"[{'green' if result.ok else 'red'}]{summary}[/]")
+
