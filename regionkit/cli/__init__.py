@@ -19,6 +19,7 @@ from regionkit.cli import agreements as agreements_cli
 from regionkit.cli import apps as apps_cli
 from regionkit.cli import artifacts as artifacts_cli
 from regionkit.cli import audit as audit_cli
+from regionkit.cli import bundle as bundle_cli
 from regionkit.cli import catalog as catalog_cli
 from regionkit.cli import deploy as deploy_cli
 from regionkit.cli import init as init_cli
@@ -75,6 +76,7 @@ app.command("preflight")(preflight_cli.preflight)
 app.command("deploy")(deploy_cli.deploy)
 app.command("undeploy")(deploy_cli.undeploy)
 app.command("status")(status_cli.status)
+app.add_typer(bundle_cli.app, name="bundle")
 app.add_typer(secrets_cli.app, name="secrets")
 app.add_typer(sandbox_cli.app, name="sandbox")
 app.add_typer(audit_cli.app, name="audit")

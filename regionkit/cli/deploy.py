@@ -25,6 +25,14 @@ def deploy(
     stock_ansible: Annotated[bool, typer.Option(hidden=True, help="Ansible's default settings (benchmarks).")] = False,
     skip_preflight: Annotated[bool, typer.Option(
         "--skip-preflight", help="Do not check the control node and the hosts first (`regionkit preflight`).")] = False,
+    bundle: Annotated[Optional[Path], typer.Option(
+        metavar="FILE", help="Deploy from a field bundle alone (`regionkit bundle create`): it is verified, "
+                             "extracted into --workdir and deployed from there, packages included.")] = None,
+    workdir: Annotated[Optional[Path], typer.Option(
+        metavar="DIR", help="Where --bundle is extracted; reused by later runs (resume, ledger) "
+                            "[default: the bundle's name without .tar, next to it].")] = None,
+    public_key: Annotated[Optional[Path], typer.Option(
+        metavar="FILE", help="Require --bundle to be signed by this ed25519 key.")] = None,
     vault_password_file: VaultFileOption = None,
     catalog: CatalogOption = None,
     json: JsonOption = False,
@@ -35,7 +43,16 @@ def deploy(
     options = DeployOptions(check=check, resume=resume, app=app_id, limit=limit, agreement=agreement,
                             vault_password_file=vault_password_file, tuned=not stock_ansible,
                             preflight=not skip_preflight)
-    _run(options, catalog, json, plan=False)
+    project = None
+    if bundle is not None:
+        from regionkit.cli.bundle import open_for_deploy
+
+        project = open_for_deploy(bundle, workdir, public_key, options, quiet=json)
+    elif workdir is not None or public_key is not None:
+        from regionkit.errors import InputError
+
+        raise InputError("--workdir and --public-key go with --bundle FILE")
+    _run(options, catalog, json, plan=False, project=project)
 
 
 def undeploy(

@@ -1,0 +1,151 @@
+"""`regionkit bundle ...`: one file with everything a field rollout needs, and its checks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from regionkit.cli.deploy import VaultFileOption
+from regionkit.cli.options import CatalogOption, JsonOption
+
+app = typer.Typer(help="Field bundles: create one at the office, verify it onsite.", no_args_is_help=True)
+
+PublicKeyOption = Annotated[Optional[Path], typer.Option(
+    "--public-key", metavar="FILE", help="Require a signature by this ed25519 public key (PEM or OpenSSH).")]
+
+
+@app.command("create")
+def create(
+    out: Annotated[Optional[Path], typer.Option(
+        metavar="FILE", help="The bundle to write [default: regionkit-bundle-<region code>-<date>.tar here].",
+        show_default=False)] = None,
+    sign_key: Annotated[Optional[Path], typer.Option(
+        metavar="FILE", help="Sign the manifest with this ed25519 private key (`regionkit bundle keygen`).")] = None,
+    vault_password_file: VaultFileOption = None,
+    catalog: CatalogOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Bundle the region project: build, playbooks, artifacts, Debian packages and Python wheels, all hashed."""
+    from regionkit import bundle
+    from regionkit.catalog import load_catalog
+    from regionkit.cli.deploy_view import ask_password
+    from regionkit.cli.output import stderr
+    from regionkit.project import Project
+
+    project = Project.locate()
+    profile = project.profile()
+    if out is None:
+        out = Path.cwd() / f"regionkit-bundle-{profile.region.key}-{datetime.now(timezone.utc):%Y%m%d}.tar"
+    if not json:
+        stderr.print(f"bundling {profile.region.name} into {out}")
+
+    def progress(step: str) -> None:
+        if not json:
+            stderr.print(f"  {step}")
+
+    verified = bundle.create(project, load_catalog(catalog), out, sign_key=sign_key,
+                             vault_password_file=vault_password_file, prompt=ask_password, progress=progress)
+    _show(verified, json)
+
+
+@app.command("verify")
+def verify(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The bundle.")],
+    public_key: PublicKeyOption = None,
+    json: JsonOption = False,
+) -> None:
+    """Check every member (no absolute paths, `..`, links out or device files), every sha256 and the signature,
+    extracting nothing; exit 2 naming the first problem."""
+    from regionkit import bundle
+
+    _show(bundle.verify(file, public_key), json)
+
+
+@app.command("extract")
+def extract(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The bundle.")],
+    workdir: Annotated[Optional[Path], typer.Option(
+        metavar="DIR", help="Where to extract [default: the bundle's name without .tar, next to it].")] = None,
+    public_key: PublicKeyOption = None,
+) -> None:
+    """Verify, then extract (or find already extracted) a bundle; prints the region project's folder, for
+    `regionkit -C DIR preflight` and `status`. `deploy --bundle` does this itself."""
+    from regionkit import bundle
+    from regionkit.cli.output import stdout
+
+    folder = default_workdir(file) if workdir is None else workdir
+    bundle.extract(file, folder, public_key)
+    stdout.print(str(Path(folder).absolute() / bundle.PROJECT), soft_wrap=True)
+
+
+@app.command("keygen")
+def keygen(
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="Private key to write (0600); FILE.pub is the "
+                                                                "public key to hand to field teams.")],
+) -> None:
+    """Make an ed25519 key pair for signing bundles."""
+    from regionkit import bundle
+    from regionkit.cli.output import stdout
+
+    private, public = bundle.generate_key(path)
+    stdout.print(f"private key: {private} (keep it at the office)\npublic key: {public}")
+
+
+def open_for_deploy(file: Path, workdir: Path | None, public_key: Path | None, options, quiet: bool):
+    """Verify and extract a bundle for `deploy --bundle`; point `options` at its playbooks and packages."""
+    from regionkit import __version__, bundle
+    from regionkit.cli.output import stderr
+    from regionkit.errors import InputError
+    from regionkit.project import Project
+
+    file = Path(file)
+    workdir = Path(workdir) if workdir is not None else default_workdir(file)
+    verified = bundle.extract(file, workdir, public_key)
+    made_by = verified.manifest.get("kit_version")
+    if made_by != __version__:
+        raise InputError(f"{file} was made by regionkit {made_by}; this is regionkit {__version__}",
+                         hint=f"install the bundle's own: pip install --no-index --find-links {workdir / 'wheels'} "
+                              f"regionkit=={made_by}")
+    if not quiet:
+        for warning in verified.warnings:
+            stderr.print(f"[yellow]warning:[/] {warning}")
+        stderr.print(f"bundle verified ({verified.files} files); deploying from {workdir}")
+    options.playbooks = workdir / "playbooks"
+    options.apt_repo = workdir / bundle.DEBS_ARCHIVE
+    return Project(workdir / bundle.PROJECT)
+
+
+def default_workdir(file: Path) -> Path:
+    """Next to the bundle, its name without `.tar`."""
+    file = Path(file)
+    return file.with_suffix("") if file.suffix == ".tar" else file.with_name(file.name + ".d")
+
+
+def _show(verified, as_json: bool) -> None:
+    files = verified.manifest["files"]
+    counts = {part: sum(1 for name in files if name.startswith(part + "/"))
+              for part in ("project", "playbooks", "artifacts", "debs", "wheels")}
+    record = {"path": str(verified.path), "kit_version": verified.manifest["kit_version"],
+              "region": verified.manifest["region"], "created": verified.manifest["created"],
+              "apps": verified.manifest["apps"], "files": verified.files, "bytes": verified.size,
+              "manifest_sha256": verified.manifest_sha256, "signed": verified.signed,
+              "signature_checked": verified.signature_checked, "contents": counts, "warnings": verified.warnings}
+    if as_json:
+        from regionkit.cli.output import print_json
+
+        print_json(record)
+        return
+    from regionkit.cli.output import stderr, stdout
+
+    region = verified.manifest["region"]
+    stdout.print(f"{verified.path}: verified, {verified.files} files, {verified.size / 1e6:.1f} MB")
+    stdout.print(f"  region {region['code']} {region['name']}, {len(record['apps'])} apps, "
+                 f"regionkit {record['kit_version']}, created {record['created']}")
+    stdout.print("  " + ", ".join(f"{part}: {n} files" for part, n in counts.items()))
+    stdout.print(f"  manifest sha256 {verified.manifest_sha256}"
+                 + (", signature checked" if verified.signature_checked else ""))
+    for warning in verified.warnings:
+        stderr.print(f"[yellow]warning:[/] {warning}")

@@ -1,0 +1,235 @@
+"""Field bundles: verification before extraction, signatures, extraction, and the Debian repository index."""
+
+import gzip
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from regionkit import bundle, debs
+from regionkit.errors import InputError, ValidationFailed
+
+
+def make_bundle(tmp_path: Path, key=None, extra=None, name="b.tar", apps=("e-office",)) -> Path:
+    """A small, valid bundle (the real `create` also gathers packages and wheels; see test_bundle_fleet)."""
+    stage = tmp_path / "stage"
+    files = {"project/region.yaml": b"region: {code: '36.01'}\n", "playbooks/site.yml": b"- hosts: all\n",
+             "debs/Packages": b"", "wheels/regionkit-0.1.0-py3-none-any.whl": b"PK\x05\x06" + b"\0" * 18}
+    for rel, data in files.items():
+        (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+        (stage / rel).write_bytes(data)
+    manifest = {"format": bundle.FORMAT, "kit_version": "0.1.0", "created": "2026-11-23T00:00:00Z",
+                "region": {"code": "36.01", "name": "Kabupaten Pandeglang"}, "apps": list(apps),
+                "files": bundle._hash_tree(stage)}
+    data = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
+    (stage / bundle.MANIFEST).write_bytes(data)
+    if key is not None:
+        import base64
+
+        (stage / bundle.SIGNATURE).write_text(base64.b64encode(key.sign(data)).decode() + "\n")
+    out = tmp_path / name
+    bundle._write_tar(stage, out, 0)
+    if extra is not None:
+        with tarfile.open(out, "a") as tar:
+            extra(tar)
+    return out
+
+
+def add_member(tar: tarfile.TarFile, name: str, kind=tarfile.REGTYPE, linkname: str = "", data: bytes = b"x"):
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = linkname
+    info.size = len(data) if kind == tarfile.REGTYPE else 0
+    tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+
+
+@pytest.fixture
+def keys(tmp_path):
+    private, public = bundle.generate_key(tmp_path / "keys" / "sign.key")
+    return bundle.load_private_key(private), public
+
+
+def test_a_valid_bundle_verifies_with_every_file_counted(tmp_path):
+    verified = bundle.verify(make_bundle(tmp_path))
+    assert verified.files == 4 and verified.manifest["region"]["code"] == "36.01"
+    assert not verified.signed and "not signed" in verified.warnings[0]
+
+
+def test_signature_is_checked_and_a_wrong_key_or_missing_signature_is_refused(tmp_path, keys):
+    key, public = keys
+    signed = make_bundle(tmp_path, key=key)
+    verified = bundle.verify(signed, public)
+    assert verified.signature_checked and verified.warnings == []
+    other_private, other_public = bundle.generate_key(tmp_path / "other.key")
+    with pytest.raises(ValidationFailed) as refused:
+        bundle.verify(signed, other_public)
+    assert "signature does not match" in str(refused.value.problems[0])
+    (tmp_path / "u").mkdir()
+    unsigned = make_bundle(tmp_path / "u", name="u.tar")
+    with pytest.raises(ValidationFailed) as refused:
+        bundle.verify(unsigned, public)
+    assert "not signed" in str(refused.value.problems[0])
+
+
+def test_key_files_are_private_and_never_overwritten(tmp_path):
+    private, public = bundle.generate_key(tmp_path / "k")
+    assert private.stat().st_mode & 0o777 == 0o600 and public.read_text().startswith("ssh-ed25519 ")
+    with pytest.raises(InputError):
+        bundle.generate_key(tmp_path / "k")
+
+
+def flip_byte_of(path: Path, member: str) -> None:
+    with tarfile.open(path) as tar:
+        offset = tar.getmember(member).offset_data
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("member", ["project/region.yaml", "playbooks/site.yml", bundle.MANIFEST])
+def test_one_changed_byte_is_refused_naming_the_member_and_nothing_is_extracted(tmp_path, keys, member):
+    key, public = keys
+    path = make_bundle(tmp_path, key=key)
+    flip_byte_of(path, member)
+    dest = tmp_path / "field"
+    with pytest.raises(ValidationFailed) as refused:
+        bundle.extract(path, dest, public)
+    text = str(refused.value.problems[0])
+    assert (member in text) if member != bundle.MANIFEST else ("signature" in text or "manifest" in text)
+    assert not dest.exists() and not list(tmp_path.glob(".field.*"))
+
+
+def test_a_changed_byte_is_refused_without_a_key_too(tmp_path):
+    path = make_bundle(tmp_path)
+    flip_byte_of(path, "project/region.yaml")
+    with pytest.raises(ValidationFailed) as refused:
+        bundle.verify(path)
+    assert "project/region.yaml" in str(refused.value.problems[0]) and "sha256" in str(refused.value.problems[0])
+
+
+@pytest.mark.parametrize("name, kind, linkname, expected", [
+    ("../evil.sh", tarfile.REGTYPE, "", "leaves the bundle"),
+    ("project/../../evil.sh", tarfile.REGTYPE, "", "leaves the bundle"),
+    ("/etc/cron.d/evil", tarfile.REGTYPE, "", "absolute"),
+    ("project/out", tarfile.SYMTYPE, "../../etc/passwd", "points outside"),
+    ("project/abs", tarfile.SYMTYPE, "/etc/shadow", "points outside"),
+    ("project/hard", tarfile.LNKTYPE, "../etc/passwd", "points outside"),
+    ("project/inside", tarfile.SYMTYPE, "region.yaml", "links are not part"),
+    ("project/dev", tarfile.CHRTYPE, "", "device"),
+    ("project/fifo", tarfile.FIFOTYPE, "", "device, fifo"),
+    ("project/extra.txt", tarfile.REGTYPE, "", "not in the manifest"),
+    ("project/region.yaml", tarfile.REGTYPE, "", "appears twice"),
+])
+def test_unsafe_members_are_refused_before_extraction(tmp_path, name, kind, linkname, expected):
+    path = make_bundle(tmp_path, extra=lambda tar: add_member(tar, name, kind, linkname))
+    dest = tmp_path / "field"
+    with pytest.raises(ValidationFailed) as refused:
+        bundle.extract(path, dest)
+    assert expected in str(refused.value.problems[0])
+    assert not dest.exists() and not (tmp_path / "evil.sh").exists()
+
+
+def test_a_file_missing_from_the_archive_is_refused(tmp_path):
+    path = make_bundle(tmp_path)
+    with tarfile.open(path) as tar:
+        members = [(m, tar.extractfile(m).read()) for m in tar.getmembers() if m.name != "playbooks/site.yml"]
+    with tarfile.open(path, "w") as tar:
+        for member, data in members:
+            tar.addfile(member, io.BytesIO(data))
+    with pytest.raises(ValidationFailed) as refused:
+        bundle.verify(path)
+    assert "playbooks/site.yml: in the manifest but missing" in str(refused.value.problems[0])
+
+
+def test_not_a_tar_and_compressed_tars_are_refused_clearly(tmp_path):
+    junk = tmp_path / "junk.tar"
+    junk.write_bytes(b"hello")
+    with pytest.raises(ValidationFailed):
+        bundle.verify(junk)
+    gz = tmp_path / "b.tar.gz"
+    gz.write_bytes(gzip.compress(make_bundle(tmp_path).read_bytes()))
+    with pytest.raises(ValidationFailed) as refused:
+        bundle.verify(gz)
+    assert "uncompressed tar" in str(refused.value.problems[0])
+    with pytest.raises(InputError):
+        bundle.verify(tmp_path / "missing.tar")
+
+
+def test_extract_creates_the_folder_whole_then_reuses_it_for_the_same_bundle_only(tmp_path):
+    path = make_bundle(tmp_path)
+    dest = tmp_path / "field"
+    bundle.extract(path, dest)
+    assert (dest / "project/region.yaml").read_bytes() == b"region: {code: '36.01'}\n"
+    assert (dest / bundle.DEBS_ARCHIVE).is_file()
+    (dest / "project/ledger.jsonl").write_text("kept\n")
+    bundle.extract(path, dest)  # a second run in the same folder keeps what the first left
+    assert (dest / "project/ledger.jsonl").read_text() == "kept\n"
+    (tmp_path / "o").mkdir()
+    other = make_bundle(tmp_path / "o", name="o.tar", apps=("laksa",))
+    with pytest.raises(InputError, match="does not hold this bundle"):
+        bundle.extract(other, dest)
+
+
+def test_cli_verify_prints_the_contents_and_refuses_tampering_with_exit_2(tmp_path, keys):
+    key, public = keys
+    path = make_bundle(tmp_path, key=key)
+    ok = subprocess.run([sys.executable, "-m", "regionkit", "bundle", "verify", str(path), "--public-key",
+                         str(public), "--json"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    record = json.loads(ok.stdout)
+    assert record["signature_checked"] and record["contents"]["project"] == 1 and record["files"] == 4
+    flip_byte_of(path, "wheels/regionkit-0.1.0-py3-none-any.whl")
+    bad = subprocess.run([sys.executable, "-m", "regionkit", "bundle", "verify", str(path)], capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and "wheels/regionkit-0.1.0-py3-none-any.whl" in bad.stderr
+    assert "Traceback" not in bad.stderr and "nothing was extracted" in bad.stderr
+
+
+def fake_deb(name: str, version: str) -> bytes:
+    control = f"Package: {name}\nVersion: {version}\nArchitecture: all\nDescription: test\n".encode()
+    inner = io.BytesIO()
+    with tarfile.open(fileobj=inner, mode="w:gz") as tar:
+        info = tarfile.TarInfo("./control")
+        info.size = len(control)
+        tar.addfile(info, io.BytesIO(control))
+    members = [("debian-binary", b"2.0\n"), ("control.tar.gz", inner.getvalue()), ("data.tar.gz", b"")]
+    out = b"!<arch>\n"
+    for member, data in members:
+        header = f"{member + '/':<16}{0:<12}{0:<6}{0:<6}{'100644':<8}{len(data):<10}`\n".encode()
+        out += header + data + (b"\n" if len(data) % 2 else b"")
+    return out
+
+
+def test_the_package_index_lists_every_deb_with_its_sha256(tmp_path):
+    for name, version in (("alpha", "1.0"), ("beta", "2.3-1")):
+        (tmp_path / f"{name}_{version}_all.deb").write_bytes(fake_deb(name, version))
+    index = debs.write_index(tmp_path).read_text()
+    stanzas = [s for s in index.split("\n\n") if s.strip()]
+    assert len(stanzas) == 2
+    beta = next(s for s in stanzas if "Package: beta" in s)
+    data = (tmp_path / "beta_2.3-1_all.deb").read_bytes()
+    assert "Version: 2.3-1" in beta and "Filename: ./beta_2.3-1_all.deb" in beta
+    assert f"SHA256: {hashlib.sha256(data).hexdigest()}" in beta and f"Size: {len(data)}" in beta
+    with pytest.raises(ValueError):
+        debs.control_fields(b"not a deb")
+
+
+def test_role_packages_are_the_roles_own_lists():
+    packages = debs.role_packages()
+    assert {"nginx", "mariadb-server", "postgresql", "php8.2-fpm", "tzdata"} <= set(packages)
+    assert not any("{{" in p for p in packages)
+
+
+def test_cli_extract_prints_the_project_folder_and_reuses_it(tmp_path):
+    path = make_bundle(tmp_path)
+    run = [sys.executable, "-m", "regionkit", "bundle", "extract", str(path)]
+    first = subprocess.run(run, capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == str(tmp_path / "b" / "project")
+    assert (tmp_path / "b/project/region.yaml").is_file()
+    assert subprocess.run(run, capture_output=True, text=True).returncode == 0
