@@ -26,7 +26,7 @@ from typing import Any
 from regionkit import __version__, runner
 from regionkit.atomic import write_atomic
 from regionkit.catalog import Catalog
-from regionkit.errors import InputError, Location, OperationFailed, ValidationFailed
+from regionkit.errors import InputError, Location, ValidationFailed
 from regionkit.inventory import STATE_DIR, app_entries, write_run_files
 from regionkit.project import Project
 from regionkit.region import HostRole

@@ -16,7 +16,6 @@ from regionkit.atomic import write_atomic
 from regionkit.catalog import Catalog, Kind
 from regionkit.errors import InputError
 from regionkit.region import HostRole, Profile
-from regionkit.render_context import app_fqdn
 from regionkit.resources import kit_path
 
 STATE_DIR = ".regionkit"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_deploy_fleet import needs_root_and_sshd
+from tests.fleet import needs_root_and_sshd, sample_project
 
 pytestmark = pytest.mark.fleet
 
@@ -42,17 +42,12 @@ def host_shell(host: str, script: str) -> str:
 def field(tmp_path_factory):
     needs_root_and_sshd()
     from regionkit import sandbox
-    from regionkit.project import Project
 
     sandbox.down(SANDBOX)
     state = sandbox.up(2, name=SANDBOX, subnet=SUBNET)
     try:
         base = tmp_path_factory.mktemp("bundle")
-        project = base / "office" / "pandeglang"
-        assert office(base, "init", str(project), "--region", "36.01", "--no-input").returncode == 0
-        assert office(project, "apps", "add", "--preset", "pandeglang-2021").returncode == 0
-        sandbox.write_to_project(Project(project), state)
-        assert office(project, "artifacts", "build-demo").returncode == 0
+        project = sample_project(base / "office" / "pandeglang", state)
         assert office(base, "bundle", "keygen", str(base / "office" / "sign.key")).returncode == 0
         bundle = base / "usb" / "pandeglang.tar"
         bundle.parent.mkdir()

@@ -5,29 +5,18 @@ foreign process on port 80 or a full /srv/regionkit blocks, and `deploy` then st
 """
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.fleet import needs_root_and_sshd, regionkit, sample_project
 
 pytestmark = pytest.mark.fleet
 
 SANDBOX = "rkpre"
 SUBNET = "10.77.2.0/24"
 ZONE = "Asia/Makassar"  # the hosts' zone before any deploy; the region's is Asia/Jakarta
-
-
-def needs_root_and_sshd():
-    if os.geteuid() != 0 or not Path("/usr/sbin/sshd").exists() or not shutil.which("unshare"):
-        pytest.skip("real hosts need root, openssh-server and util-linux (scripts/install.sh installs them)")
-
-
-def regionkit(project: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "regionkit", "-C", str(project), *args], capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, "REGIONKIT_OPERATOR": "ci-test"})
 
 
 def on_host(host: str, script: str) -> subprocess.CompletedProcess:
@@ -40,18 +29,11 @@ def on_host(host: str, script: str) -> subprocess.CompletedProcess:
 def project(tmp_path_factory):
     needs_root_and_sshd()
     from regionkit import sandbox
-    from regionkit.project import Project
 
     sandbox.down(SANDBOX)
     state = sandbox.up(2, name=SANDBOX, subnet=SUBNET)
     try:
-        root = tmp_path_factory.mktemp("preflight") / "pandeglang"
-        init = subprocess.run([sys.executable, "-m", "regionkit", "init", str(root), "--region", "36.01",
-                               "--no-input"], capture_output=True, text=True)
-        assert init.returncode == 0, init.stderr
-        assert regionkit(root, "apps", "add", "--preset", "pandeglang-2021").returncode == 0
-        sandbox.write_to_project(Project(root), state)
-        assert regionkit(root, "artifacts", "build-demo").returncode == 0
+        root = sample_project(tmp_path_factory.mktemp("preflight") / "pandeglang", state)
         for host in ("h1", "h2"):
             assert on_host(host, f"ln -sf /usr/share/zoneinfo/{ZONE} /etc/localtime").returncode == 0
         yield root

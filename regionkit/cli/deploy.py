@@ -99,11 +99,10 @@ def _run(options, catalog_path, as_json: bool, plan: bool, project=None) -> None
     from regionkit.catalog import load_catalog
     from regionkit.cli import deploy_view
     from regionkit.deploy import deploy as run_deploy
+    from regionkit.cli import preflight as preflight_cli
     from regionkit.project import Project
 
     project = project or Project.locate()
-    from regionkit.cli import preflight as preflight_cli
-
     view = deploy_view.Progress(enabled=not as_json)
     on_event = preflight_cli.showing_preflight(view.on_event, enabled=not as_json)
     with preflight_cli.refusal_as_json(as_json):

@@ -1,0 +1,36 @@
+"""What the fleet tests share: the platform check, running regionkit, and the sample project on a sandbox."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def needs_root_and_sshd():
+    if os.geteuid() != 0 or not Path("/usr/sbin/sshd").exists() or not shutil.which("unshare"):
+        pytest.skip("real hosts need root, openssh-server and util-linux (scripts/install.sh installs them)")
+
+
+def regionkit(project: Path, *args: str, timeout: int = 900, operator: str = "ci-test") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "regionkit", "-C", str(project), *args], capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, "REGIONKIT_OPERATOR": operator})
+
+
+def sample_project(root: Path, state, *apps: str, init_args: tuple[str, ...] = ()) -> Path:
+    """Kabupaten Pandeglang (36.01) with the 2021 package and `apps`, on the sandbox `state`, with the demo
+    artifact store; not deployed."""
+    from regionkit import sandbox
+    from regionkit.project import Project
+
+    init = subprocess.run([sys.executable, "-m", "regionkit", "init", str(root), "--region", "36.01", "--no-input",
+                           *init_args], capture_output=True, text=True)
+    assert init.returncode == 0, init.stderr
+    added = regionkit(root, "apps", "add", "--preset", "pandeglang-2021", *apps)
+    assert added.returncode == 0, added.stderr
+    sandbox.write_to_project(Project(root), state)
+    built = regionkit(root, "artifacts", "build-demo")
+    assert built.returncode == 0, built.stderr
+    return root
