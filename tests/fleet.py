@@ -19,16 +19,17 @@ def regionkit(project: Path, *args: str, timeout: int = 900, operator: str = "ci
                           text=True, timeout=timeout, env={**os.environ, "REGIONKIT_OPERATOR": operator})
 
 
-def sample_project(root: Path, state, *apps: str, init_args: tuple[str, ...] = ()) -> Path:
-    """Kabupaten Pandeglang (36.01) with the 2021 package and `apps`, on the sandbox `state`, with the demo
-    artifact store; not deployed."""
+def sample_project(root: Path, state, *apps: str, preset: str | None = "pandeglang-2021",
+                   init_args: tuple[str, ...] = ()) -> Path:
+    """Kabupaten Pandeglang (36.01) with `preset` (its 2021 package) and `apps`, on the sandbox `state`, with the
+    demo artifact store; not deployed."""
     from regionkit import sandbox
     from regionkit.project import Project
 
     init = subprocess.run([sys.executable, "-m", "regionkit", "init", str(root), "--region", "36.01", "--no-input",
                            *init_args], capture_output=True, text=True)
     assert init.returncode == 0, init.stderr
-    added = regionkit(root, "apps", "add", "--preset", "pandeglang-2021", *apps)
+    added = regionkit(root, "apps", "add", *(("--preset", preset) if preset else ()), *apps)
     assert added.returncode == 0, added.stderr
     sandbox.write_to_project(Project(root), state)
     built = regionkit(root, "artifacts", "build-demo")

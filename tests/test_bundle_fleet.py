@@ -47,7 +47,9 @@ def field(tmp_path_factory):
     state = sandbox.up(2, name=SANDBOX, subnet=SUBNET)
     try:
         base = tmp_path_factory.mktemp("bundle")
-        project = sample_project(base / "office" / "pandeglang", state)
+        # e-Office and what it needs (6 apps, MariaDB and PostgreSQL): the whole stack, in less time than the
+        # 2021 package that test_deploy_fleet deploys.
+        project = sample_project(base / "office" / "pandeglang", state, "e-office", preset=None)
         assert office(base, "bundle", "keygen", str(base / "office" / "sign.key")).returncode == 0
         bundle = base / "usb" / "pandeglang.tar"
         bundle.parent.mkdir()
