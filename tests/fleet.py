@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,19 @@ import pytest
 def needs_root_and_sshd():
     if os.geteuid() != 0 or not Path("/usr/sbin/sshd").exists() or not shutil.which("unshare"):
         pytest.skip("real hosts need root, openssh-server and util-linux (scripts/install.sh installs them)")
+
+
+@contextmanager
+def fresh_sandbox(name: str, subnet: str, hosts: int = 2):
+    """A new sandbox of `hosts` servers (skipping without root and sshd), always taken down afterwards."""
+    needs_root_and_sshd()
+    from regionkit import sandbox
+
+    sandbox.down(name)
+    try:
+        yield sandbox.up(hosts, name=name, subnet=subnet)
+    finally:
+        sandbox.down(name)
 
 
 def regionkit(project: Path, *args: str, timeout: int = 900, operator: str = "ci-test") -> subprocess.CompletedProcess:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fleet import needs_root_and_sshd, sample_project
+from tests.fleet import fresh_sandbox, sample_project
 
 pytestmark = pytest.mark.fleet
 
@@ -40,12 +40,7 @@ def host_shell(host: str, script: str) -> str:
 
 @pytest.fixture(scope="module")
 def field(tmp_path_factory):
-    needs_root_and_sshd()
-    from regionkit import sandbox
-
-    sandbox.down(SANDBOX)
-    state = sandbox.up(2, name=SANDBOX, subnet=SUBNET)
-    try:
+    with fresh_sandbox(SANDBOX, SUBNET) as state:
         base = tmp_path_factory.mktemp("bundle")
         # e-Office and what it needs (6 apps, MariaDB and PostgreSQL): the whole stack, in less time than the
         # 2021 package that test_deploy_fleet deploys.
@@ -78,8 +73,6 @@ def field(tmp_path_factory):
         yield {"base": base, "project": project, "bundle": bundle, "created": created, "venv": venv,
                "installed": installed, "first": first, "deploy": deploy, "env": env, "laptop": laptop,
                "workdir": bundle.with_suffix("")}
-    finally:
-        sandbox.down(SANDBOX)
 
 
 def test_the_bundle_carries_everything_and_verifies_signed(field):

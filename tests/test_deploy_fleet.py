@@ -14,7 +14,7 @@ import time
 import pytest
 import yaml
 
-from tests.fleet import needs_root_and_sshd, regionkit, sample_project
+from tests.fleet import fresh_sandbox, regionkit, sample_project
 
 pytestmark = pytest.mark.fleet
 
@@ -36,20 +36,13 @@ def get(address: str, host_header: str, path: str = "/") -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def rollout(tmp_path_factory):
     """The project, its sandbox and the first deploy's output."""
-    needs_root_and_sshd()
-    from regionkit import sandbox
-
-    sandbox.down(SANDBOX)
-    state = sandbox.up(2, name=SANDBOX, subnet=SUBNET)
-    try:
+    with fresh_sandbox(SANDBOX, SUBNET) as state:
         root = sample_project(tmp_path_factory.mktemp("fleet") / "pandeglang", state, "website-opd",
                               init_args=("--head-name", "Irna Narulita"))
         started = time.monotonic()
         first = regionkit(root, "deploy", "--json")
         first_seconds = time.monotonic() - started
         yield {"root": root, "state": state, "first": first, "first_seconds": first_seconds}
-    finally:
-        sandbox.down(SANDBOX)
 
 
 def web_address(rollout) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fleet import needs_root_and_sshd, regionkit, sample_project
+from tests.fleet import fresh_sandbox, regionkit, sample_project
 
 pytestmark = pytest.mark.fleet
 
@@ -27,18 +27,11 @@ def on_host(host: str, script: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    needs_root_and_sshd()
-    from regionkit import sandbox
-
-    sandbox.down(SANDBOX)
-    state = sandbox.up(2, name=SANDBOX, subnet=SUBNET)
-    try:
+    with fresh_sandbox(SANDBOX, SUBNET) as state:
         root = sample_project(tmp_path_factory.mktemp("preflight") / "pandeglang", state)
         for host in ("h1", "h2"):
             assert on_host(host, f"ln -sf /usr/share/zoneinfo/{ZONE} /etc/localtime").returncode == 0
         yield root
-    finally:
-        sandbox.down(SANDBOX)
 
 
 def untouched(host: str) -> bool:
