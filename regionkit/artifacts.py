@@ -31,6 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Iterator
 
 from regionkit.atomic import sync_dir, write_atomic
+from regionkit.digests import CHUNK, sha256_bytes, sha256_file
 from regionkit.errors import InputError, Location, OperationFailed
 
 INDEX_NAME = "index.json"
@@ -39,7 +40,6 @@ WORKLOAD_LABEL = "regionkit reference workload"
 WORKLOAD_PREFIX = "regionkit-workload-"
 ARCHIVE_MTIME = 1704067200  # 2024-01-01T00:00:00Z: every member of a workload archive carries this time
 HTTP_TIMEOUT = 30
-_CHUNK = 1 << 16
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SKIP_NAMES = {"__pycache__", ".DS_Store"}
 
@@ -162,10 +162,6 @@ def workload_archive(source: Path | None = None) -> bytes:
     return raw.getvalue()
 
 
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Building a demo store
 
@@ -196,7 +192,7 @@ def build_demo_store(dest: Path, catalog: Any, app_ids: list[str]) -> Path:
     try:
         dest.mkdir(parents=True, exist_ok=True)
         target = dest / file_name
-        if not (target.is_file() and _sha256_file(target) == digest):
+        if not (target.is_file() and sha256_file(target) == digest):
             write_atomic(target, data, mode=0o644)
         write_atomic(index_path, json.dumps(index, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
         _remove_unreferenced_workloads(dest, index)
@@ -410,7 +406,7 @@ def _copy_hashing(source: BinaryIO, out: BinaryIO | None, limit: int) -> tuple[s
     digest = hashlib.sha256()
     total = 0
     while total <= limit:
-        chunk = source.read(min(_CHUNK, limit + 1 - total))
+        chunk = source.read(min(CHUNK, limit + 1 - total))
         if not chunk:
             break
         digest.update(chunk)
@@ -433,7 +429,7 @@ def fetch(artifact: Artifact, dest_dir: Path) -> Path:
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / artifact.file_name
-    if target.is_file() and target.stat().st_size == artifact.size and _sha256_file(target) == artifact.sha256:
+    if target.is_file() and target.stat().st_size == artifact.size and sha256_file(target) == artifact.sha256:
         return target
     fd, tmp = tempfile.mkstemp(dir=dest_dir, prefix=f".{target.name}.", suffix=".part")
     try:
@@ -475,12 +471,3 @@ def present(artifact: Artifact) -> bool:
             return 200 <= response.status < 300
     except (urllib.error.URLError, OSError):
         return False
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-

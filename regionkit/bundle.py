@@ -16,7 +16,6 @@ Layout of a bundle (an uncompressed tar; its contents are compressed already):
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import posixpath
@@ -34,6 +33,8 @@ from typing import Any
 from regionkit import __version__
 from regionkit.atomic import sync_dir, write_atomic
 from regionkit.catalog import Catalog
+from regionkit.clock import utc_now
+from regionkit.digests import sha256_bytes, sha256_file, sha256_stream
 from regionkit.errors import InputError, Location, OperationFailed, ValidationFailed
 from regionkit.project import Project
 from regionkit.resources import kit_path
@@ -102,7 +103,7 @@ def create(project: Project, catalog: Catalog, out: Path, *, sign_key: Path | No
         progress("python wheels")
         collect_wheels(stage / "wheels")
         progress("manifest")
-        manifest = {"format": FORMAT, "kit_version": __version__, "created": _now(),
+        manifest = {"format": FORMAT, "kit_version": __version__, "created": utc_now(),
                     "region": {"code": profile.region.key, "name": profile.region.name},
                     "apps": list(profile.apps), "files": _hash_tree(stage)}
         manifest_bytes = (json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
@@ -152,7 +153,7 @@ def _write_requirements(folder: Path) -> None:
     lines = []
     for wheel in sorted(folder.glob("*.whl")):
         name, version = wheel.name.split("-")[:2]
-        lines.append(f"{name}=={version} --hash=sha256:{_sha256_file(wheel)}")
+        lines.append(f"{name}=={version} --hash=sha256:{sha256_file(wheel)}")
     (folder / REQUIREMENTS).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -223,7 +224,7 @@ def _copy_artifacts(found: dict[str, Any], catalog: Catalog, dest: Path) -> None
 def _hash_tree(folder: Path) -> dict[str, dict[str, Any]]:
     files = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        files[path.relative_to(folder).as_posix()] = {"sha256": _sha256_file(path), "size": path.stat().st_size}
+        files[path.relative_to(folder).as_posix()] = {"sha256": sha256_file(path), "size": path.stat().st_size}
     return files
 
 
@@ -296,19 +297,17 @@ def verify(path: Path, public_key: Any = None) -> Verified:
             raise _refused(path, f"{name}: in the manifest but missing from the archive", name)
         total = 0
         for name in sorted(listed):
-            digest = hashlib.sha256()
             with tar.extractfile(names[name]) as data:
-                for block in iter(lambda: data.read(1 << 20), b""):
-                    digest.update(block)
+                digest = sha256_stream(data)
             expected = listed[name]
-            if digest.hexdigest() != expected.get("sha256") or names[name].size != expected.get("size"):
-                raise _refused(path, f"{name}: sha256 {digest.hexdigest()} does not match the manifest's "
+            if digest != expected.get("sha256") or names[name].size != expected.get("size"):
+                raise _refused(path, f"{name}: sha256 {digest} does not match the manifest's "
                                      f"{expected.get('sha256')}", name)
             total += names[name].size
     warnings = [] if checked or not signed else ["signed, but the signature was not checked: give --public-key"]
     if not signed:
         warnings.append("the bundle is not signed")
-    return Verified(path, manifest, hashlib.sha256(manifest_bytes).hexdigest(), signed, checked, len(listed), total,
+    return Verified(path, manifest, sha256_bytes(manifest_bytes), signed, checked, len(listed), total,
                     warnings)
 
 
@@ -346,7 +345,7 @@ def extract(path: Path, dest: Path, public_key: Any = None) -> Verified:
     dest = Path(dest).absolute()
     marker = dest / MANIFEST
     if dest.exists():
-        if marker.is_file() and hashlib.sha256(marker.read_bytes()).hexdigest() == verified.manifest_sha256:
+        if marker.is_file() and sha256_file(marker) == verified.manifest_sha256:
             return verified
         raise InputError(f"{dest} exists and does not hold this bundle",
                          hint="give another --workdir, or remove that folder")
@@ -356,7 +355,7 @@ def extract(path: Path, dest: Path, public_key: Any = None) -> Verified:
         with tarfile.open(path, mode="r:") as tar:
             tar.extractall(staging, filter="data")
         for name, expected in verified.manifest["files"].items():  # the file may have changed since verify
-            if _sha256_file(staging / name) != expected["sha256"]:
+            if sha256_file(staging / name) != expected["sha256"]:
                 raise _refused(Path(path), f"{name}: changed while it was extracted", name)
         _pack_debs(staging)
         os.chmod(staging, 0o700)
@@ -460,15 +459,3 @@ def _refused(path: Path, message: str, member: str | None = None) -> ValidationF
 
     return ValidationFailed([Problem(message, Location(Path(path), field=member))],
                             f"{path}: bundle refused, nothing was extracted")
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")

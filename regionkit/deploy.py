@@ -26,6 +26,7 @@ from typing import Any
 from regionkit import __version__, runner
 from regionkit.atomic import write_atomic
 from regionkit.catalog import Catalog
+from regionkit.clock import utc_now
 from regionkit.errors import InputError, Location, ValidationFailed
 from regionkit.inventory import STATE_DIR, app_entries, write_run_files
 from regionkit.project import Project
@@ -89,7 +90,7 @@ def project_lock(project: Project):
             raise InputError(f"another deploy is running in this project ({holder})", Location(path)) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()} since {_now()}\n")
+        handle.write(f"pid {os.getpid()} since {utc_now()}\n")
         handle.flush()
         yield
     finally:
@@ -191,7 +192,7 @@ def undeploy(project: Project, catalog: Catalog, app_ids: list[str], options: De
             ledger.record_deploy(project.root, (profile.region.key, profile.region.name),
                                  [replace(f, version=None) for f in facts], run_id=result.run_id,
                                  operator=options.operator, kit_version=__version__, catalog_digest=catalog.digest,
-                                 started=record.meta["started"], finished=_now(), agreement=options.agreement,
+                                 started=record.meta["started"], finished=utc_now(), agreement=options.agreement,
                                  removal=True)
         return result
 
@@ -236,7 +237,7 @@ def _record_in_ledger(project: Project, profile, catalog: Catalog, record: "_Run
     if facts:
         ledger.record_deploy(project.root, (profile.region.key, profile.region.name), facts, run_id=result.run_id,
                              operator=options.operator, kit_version=__version__, catalog_digest=catalog.digest,
-                             started=record.meta["started"], finished=_now(), agreement=options.agreement)
+                             started=record.meta["started"], finished=utc_now(), agreement=options.agreement)
 
 
 def _check_agreement(project: Project, number: str) -> None:
@@ -251,17 +252,14 @@ def _check_agreement(project: Project, number: str) -> None:
 
 def _urls(profile, apps: list[dict]) -> list[dict]:
     """Where each deployed app answers: its address, and the web hosts that serve it."""
+    from regionkit.render_context import served_names
+
     web = [h.address for h in profile.hosts if HostRole.WEB in h.roles]
     urls = []
     for app in apps:
         urls += [{"app": app["id"], "unit": unit, "url": f"http://{name}/", "host_header": name, "servers": web}
                  for unit, name in served_names(profile.region.domain, app["fqdn"], app["sites"])]
     return urls
-
-
-def served_names(domain: str, fqdn: str, sites: list[str]) -> list[tuple[str | None, str]]:
-    """The names an app answers to on its web hosts, as (unit code, name): one per unit site, else its fqdn."""
-    return [(site, f"{site}.{domain}") for site in sites] or [(None, fqdn)]
 
 
 def last_run(project: Project) -> dict | None:
@@ -347,7 +345,7 @@ class _RunRecord:
 
     def start(self, argv: list[str], options: DeployOptions, apps: list[str], skipped: list[str]) -> None:
         write_atomic(self.folder / "command.txt", self._clean(shlex.join(argv)) + "\n")
-        self.meta = {"run_id": self.run_id, "mode": self.mode, "started": _now(), "operator": options.operator,
+        self.meta = {"run_id": self.run_id, "mode": self.mode, "started": utc_now(), "operator": options.operator,
                      "kit_version": __version__, "apps_planned": apps, "skipped_converged": skipped,
                      "limit": options.limit, "app": options.app, "tuned": options.tuned}
         self._write({**self.meta, "status": "running"})
@@ -366,7 +364,7 @@ class _RunRecord:
         status = ("interrupted" if outcome.interrupted else "succeeded" if outcome.returncode == 0 and not failures
                   else "failed")
         duration = round(time.monotonic() - self.started, 3)
-        result = {**self.meta, "status": status, "finished": _now(), "duration_s": duration,
+        result = {**self.meta, "status": status, "finished": utc_now(), "duration_s": duration,
                   "returncode": outcome.returncode, "apps": per_app, "hosts": per_host, "failures": failures,
                   "converged": converged if self.mode != "check" else {}, "carried_over": carried,
                   "config_digests": {a["id"]: a["config_digest"] for a in apps}}
@@ -414,7 +412,3 @@ def summarise(events: list[dict]) -> tuple[dict[str, dict], dict[str, dict], lis
 
 def _converged(counts: dict | None) -> bool:
     return bool(counts) and counts["failed"] == 0 and counts["unreachable"] == 0 and bool(counts["recorded_on"])
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")

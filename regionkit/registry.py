@@ -16,11 +16,11 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
 
 from regionkit import ledger as ledger_mod
+from regionkit.clock import utc_now
 from regionkit.errors import InputError, OperationFailed
 
 REGISTRY_ENV = "REGIONKIT_REGISTRY"
@@ -115,9 +115,6 @@ def default_path() -> Path:
     return Path(os.environ.get(REGISTRY_ENV) or DEFAULT_NAME)
 
 
-def now_utc() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
 
 def connect(path: Path, create: bool = False) -> sqlite3.Connection:
     """Open the registry (creating it and its tables when `create`); an InputError when it is not one."""
@@ -179,7 +176,7 @@ def import_one(conn: sqlite3.Connection, path: Path) -> Outcome:
                                               f"(seq {before[2]} hash {before[1][:12]}): entries were cut from "
                                               "its end or it was rewritten",
                                "compare with the ledger committed to git (`git log -p -- ledger.jsonl`)")
-            row = (first.region_code, first.region_name, head.seq, head.hash, len(read.entries), now_utc(),
+            row = (first.region_code, first.region_name, head.seq, head.hash, len(read.entries), utc_now(),
                    "verified")
             if before is None:
                 ledger_id = conn.execute(

@@ -138,6 +138,11 @@ def app_fqdn(app_id: str, profile: Profile) -> str:
     return f"{app_id}.{profile.region.domain}"
 
 
+def served_names(domain: str, fqdn: str, sites: list[str]) -> list[tuple[str | None, str]]:
+    """The names an app answers to on its web hosts, as (unit code, name): one per unit site, else its fqdn."""
+    return [(site, f"{site}.{domain}") for site in sites] or [(None, fqdn)]
+
+
 def build_contexts(profile: Profile, catalog: Catalog, kit_version: str) -> list[RenderContext]:
     """One context per chosen app, in install order (dependencies first)."""
     region = region_view(profile)

@@ -17,6 +17,7 @@ from typing import Any
 
 from regionkit import ledger as ledger_mod
 from regionkit import registry
+from regionkit.clock import utc_now
 
 UNKNOWN_GROUP = "(not in the catalog)"
 
@@ -90,7 +91,7 @@ def build(conn: sqlite3.Connection, catalog: Any | None = None, generated_at: st
         months.append({"month": month, "adoptions": per_month.get(month, 0), "cumulative": total})
 
     return {
-        "generated_at": generated_at or registry.now_utc(),
+        "generated_at": generated_at or utc_now(),
         "summary": {"ledgers": len(ledgers), "regions": len(regions), "entries": len(stored),
                     "apps_adopted": sum(1 for a in app_rows if a["regions"]),
                     "adoptions": len(versions), "first_deployments": len(first)},

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import secrets as random_source
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,6 +17,7 @@ import yaml
 
 from regionkit.atomic import write_atomic
 from regionkit.catalog import INSTALLABLE_KINDS, Catalog, Database
+from regionkit.clock import utc_now
 from regionkit.errors import InputError, Location
 from regionkit.region import Profile
 
@@ -133,7 +133,7 @@ class Vault:
         created = [name for name in names if _get(data, name) is None]
         for name in created:
             _set(data, name, _generate(name))
-            data["regionkit_secrets_meta"][name] = {"created": _now(), "rotated": None}
+            data["regionkit_secrets_meta"][name] = {"created": utc_now(), "rotated": None}
         if created or not self.path.exists():
             self.write(data)
         return created
@@ -144,7 +144,7 @@ class Vault:
             known = [n["name"] for n in self.names()]
             raise InputError(f"no secret named '{name}'", hint=f"secrets: {', '.join(known) or 'none yet'}")
         _set(data, name, _generate(name))
-        data["regionkit_secrets_meta"].setdefault(name, {})["rotated"] = _now()
+        data["regionkit_secrets_meta"].setdefault(name, {})["rotated"] = utc_now()
         self.write(data)
 
     def values(self) -> list[str]:
@@ -170,7 +170,3 @@ def _get(data: dict, name: str) -> str | None:
 def _set(data: dict, name: str, value: str) -> None:
     app, _, kind = name.partition("/")
     data["regionkit_secrets"].setdefault(app, {})[kind] = value
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")

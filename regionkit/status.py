@@ -16,11 +16,10 @@ from dataclasses import dataclass
 
 from regionkit import ledger
 from regionkit.catalog import Catalog, Kind
-from regionkit.deploy import served_names
 from regionkit.errors import InputError, Location
 from regionkit.project import Project
 from regionkit.region import Profile
-from regionkit.render_context import app_fqdn, build_contexts
+from regionkit.render_context import app_fqdn, build_contexts, served_names
 
 HTTP_PORT = 80
 DEFAULT_TIMEOUT = 5.0
