@@ -413,10 +413,11 @@ def load_private_key(path: Path):
     try:
         key = (serialization.load_ssh_private_key(data, None) if b"OPENSSH PRIVATE KEY" in data
                else serialization.load_pem_private_key(data, None))
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"{path}: not an unencrypted ed25519 private key ({exc})", Location(path)) from None
+    except (ValueError, TypeError):
+        raise InputError("not an unencrypted ed25519 private key (PEM or OpenSSH)", Location(path),
+                         hint="`regionkit bundle keygen FILE` makes one") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise InputError(f"{path}: expected an ed25519 key, found {type(key).__name__}", Location(path))
+        raise InputError(f"expected an ed25519 key, found {type(key).__name__}", Location(path))
     return key
 
 
@@ -428,10 +429,10 @@ def load_public_key(path: Path):
     try:
         key = (serialization.load_pem_public_key(data) if data.startswith(b"-----")
                else serialization.load_ssh_public_key(data.strip()))
-    except (ValueError, TypeError, IndexError) as exc:
-        raise InputError(f"{path}: not an ed25519 public key ({exc})", Location(path)) from None
+    except (ValueError, TypeError, IndexError):
+        raise InputError("not an ed25519 public key (PEM or OpenSSH)", Location(path)) from None
     if not isinstance(key, Ed25519PublicKey):
-        raise InputError(f"{path}: expected an ed25519 key, found {type(key).__name__}", Location(path))
+        raise InputError(f"expected an ed25519 key, found {type(key).__name__}", Location(path))
     return key
 
 

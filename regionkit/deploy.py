@@ -173,6 +173,11 @@ def undeploy(project: Project, catalog: Catalog, app_ids: list[str], options: De
                              Location(project.profile_path),
                              hint=f"`regionkit apps remove {' '.join(still_chosen)}` first, or the next deploy "
                                   "installs them again")
+        never = [a for a in app_ids if a not in {r.app for r in running}]
+        if never:
+            raise InputError(f"the ledger records no host of {profile.region.key} running {', '.join(never)}",
+                             Location(ledger_path), hint=f"`regionkit audit region {profile.region.key}` lists "
+                                                         "what runs here")
         if not any(HostRole.WEB in h.roles for h in profile.hosts):
             raise InputError("no web hosts in region.yaml to remove apps from", Location(project.profile_path))
         if options.agreement is not None:

@@ -79,3 +79,18 @@ def test_deploy_under_an_unknown_agreement_is_refused(cli, project):
     result = cli("deploy", "--agreement", "MOU-404")
     assert result.exit_code == 2 and "no agreement numbered 'MOU-404'" in result.stderr
     assert not (project / ".regionkit" / "runs").exists()
+
+
+def test_undeploy_refuses_chosen_apps_and_apps_the_ledger_does_not_record_before_any_run(cli, project):
+    from regionkit.ledger import AppHostFact, record_deploy
+
+    with_hosts(project)
+    cli("apps", "add", "e-office")
+    record_deploy(project, ("36.01", "Kabupaten Pandeglang"), [AppHostFact("laksa", "web1", "1.0.0", True)],
+                  run_id="r1", operator="test", kit_version="0.1.0", catalog_digest=None,
+                  started="2026-01-01T00:00:00Z", finished="2026-01-01T00:01:00Z")
+    chosen = cli("undeploy", "e-office")
+    assert chosen.exit_code == 2 and "still chosen for this region: e-office" in chosen.stderr
+    never = cli("undeploy", "open-data")
+    assert never.exit_code == 2 and "records no host of 36.01 running open-data" in never.stderr
+    assert not (project / ".regionkit" / "runs").exists()
