@@ -233,7 +233,7 @@ def _check_line(line: bytes, number: int, prev: str) -> tuple[Any, str | None]:
         return None, "corrupted: the line ends in CRLF (git's autocrlf?); the ledger must keep LF line endings"
     try:
         data = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested thousands deep
         return None, "corrupted: not a JSON object (damaged, or two lines run together)"
     if not isinstance(data, dict):
         return None, "corrupted: not a JSON object"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,14 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 
 FieldPath = tuple[str | int, ...]
 _STR_TAG = "tag:yaml.org,2002:str"
+_TAG = "tag:yaml.org,2002:"
+# What a document may hold: plain data. Other tags (`!!binary`, `!!set`, `!!omap`, `!custom`, ...) are refused.
+_SCALAR_TAGS = {_TAG + name for name in ("str", "int", "float", "bool", "null", "timestamp")}
+_COLLECTION_TAGS = {yaml.MappingNode: _TAG + "map", yaml.SequenceNode: _TAG + "seq"}
+_TAG_NAMES = {_TAG + "int": "integer", _TAG + "float": "number", _TAG + "bool": "boolean",
+              _TAG + "timestamp": "date", _TAG + "null": "null"}
+# Aliases may repeat a node; past this many repeated nodes a document is an alias bomb, not a configuration
+MAX_ALIASED_NODES = 100_000
 
 
 def format_field_path(path: FieldPath) -> str:
@@ -84,10 +93,21 @@ def load_yaml(path: Path, text: str | None = None) -> YamlDocument:
             f"invalid YAML: {message}",
             Location(path, mark.line + 1 if mark else None, mark.column + 1 if mark else None),
         ) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow; libyaml counts it from the start
+        line, column = _line_column(text, exc.position)
+        what = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        raise InputError(f"invalid YAML: character {what} is not allowed ({exc.reason})",
+                         Location(path, line, column)) from None
     except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {exc}", Location(path)) from None
     finally:
         loader.dispose()
+
+
+def _line_column(text: str, position: int) -> tuple[int, int]:
+    """1-based line and column of the character at `position`."""
+    before = text[:position]
+    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
 
 
 @contextmanager
@@ -110,15 +130,23 @@ class _Builder:
         self.loader = loader
         self.doc = doc
         self.active: set[int] = set()
+        self.built: set[int] = set()
+        self.repeated = 0
 
     def build(self, node: yaml.Node, path: FieldPath) -> Any:
         self.doc.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.ScalarNode):
-            if node.tag == _STR_TAG:  # the common case, without the constructor's bookkeeping
-                return node.value
-            return self.loader.construct_object(node, deep=True)
+            return self.scalar(node, path)
+        if node.tag != _COLLECTION_TAGS[type(node)]:
+            raise self.refusal(node, path, f"unsupported tag {_short_tag(node.tag)}: expected a plain "
+                                           f"{'mapping' if isinstance(node, yaml.MappingNode) else 'list'}")
         if id(node) in self.active:
             raise yaml.MarkedYAMLError(problem="recursive alias is not supported", problem_mark=node.start_mark)
+        if id(node) in self.built:
+            self.repeated += len(node.value)
+            if self.repeated > MAX_ALIASED_NODES:
+                raise self.refusal(node, path, f"aliases repeat more than {MAX_ALIASED_NODES} values")
+        self.built.add(id(node))
         self.active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
@@ -127,11 +155,35 @@ class _Builder:
         finally:
             self.active.discard(id(node))
 
+    def scalar(self, node: yaml.ScalarNode, path: FieldPath) -> Any:
+        """The value of a scalar, or a positioned InputError when YAML's rules cannot make one."""
+        if node.tag == _STR_TAG:  # the common case, without the constructor's bookkeeping
+            return node.value
+        if node.tag not in _SCALAR_TAGS:
+            raise self.refusal(node, path, f"unsupported tag {_short_tag(node.tag)}: expected plain text, a number, "
+                                           "true/false, null or a date")
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            # e.g. 2021-13-45 (YAML reads it as a date), 5000 digits (Python's int limit), !!bool maybe
+            reason = ""
+            if "digits" in str(exc):
+                reason = f": more than {sys.get_int_max_str_digits()} digits"
+            elif node.tag == _TAG + "timestamp" and isinstance(exc, ValueError):
+                reason = f": {exc}"  # month must be in 1..12, day is out of range for month
+            what = _TAG_NAMES.get(node.tag, "value")
+            raise self.refusal(node, path, f"{_short(node.value)} is not a valid {what}{reason}; quote it to keep "
+                                           "it as text") from None
+
+    def refusal(self, node: yaml.Node, path: FieldPath, message: str) -> InputError:
+        return InputError(message, Location(self.doc.path, node.start_mark.line + 1, node.start_mark.column + 1,
+                                            format_field_path(path)))
+
     def _mapping(self, node: yaml.MappingNode, path: FieldPath) -> dict:
         self.loader.flatten_mapping(node)
         result: dict = {}
         for key_node, value_node in node.value:
-            key = self.loader.construct_object(key_node, deep=True) if isinstance(key_node, yaml.ScalarNode) else None
+            key = self.scalar(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, (str, int)) or isinstance(key, bool):
                 self.doc.problems.append(Problem(
                     "mapping keys must be plain strings",
@@ -150,3 +202,11 @@ class _Builder:
                 continue
             result[key] = self.build(value_node, path + (key,))
         return result
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:37]) + "..."

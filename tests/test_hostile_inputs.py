@@ -120,10 +120,11 @@ UNCONSTRUCTIBLE = ["2021-13-45", "2021-02-30", "9" * 5000, "!!float x", "!!bool 
 
 
 def assert_positioned_refusal(result, file: Path, line: int, field: str):
+    """Exit 2 naming `file:line:column: field` (`field` is a regular expression)."""
     output = result.stdout + result.stderr
     assert result.exit_code == 2, output
     assert "internal error" not in output and "Traceback" not in output, output
-    assert re.search(rf"{re.escape(str(file))}:{line}:\d+: {re.escape(field)}", result.stderr), result.stderr
+    assert re.search(rf"{re.escape(str(file))}:{line}:\d+: {field}", result.stderr), result.stderr
 
 
 def line_of(path: Path, text: str) -> int:
@@ -137,7 +138,7 @@ def test_unconstructible_values_in_region_yaml_are_positioned_refusals(project: 
     before = profile.read_bytes()
     for command in (["validate"], ["apps", "add", "e-office"]):
         result = cli(*command)
-        assert_positioned_refusal(result, profile, line_of(profile, "capital:"), "region.capital")
+        assert_positioned_refusal(result, profile, line_of(profile, "capital:"), r"region\.capital")
     assert profile.read_bytes() == before
 
 
@@ -145,9 +146,9 @@ def test_unconstructible_values_in_region_yaml_are_positioned_refusals(project: 
 def test_unconstructible_values_in_a_catalog_are_positioned_refusals(tmp_path: Path, cli, catalog_text, value):
     path = tmp_path / "catalog.yaml"
     path.write_text(catalog_text.replace("owner: Diskominfo Kota Tangerang", f"owner: {value}", 1))
-    assert_positioned_refusal(cli("catalog", "validate", path), path, line_of(path, "owner:"), "apps[0].owner")
-    assert_positioned_refusal(cli("catalog", "list", "--catalog", path), path, line_of(path, "owner:"),
-                              "apps[0].owner")
+    field = r"apps\[(0|sso)\]\.owner"  # a constructed value of the wrong type is named by the app's id
+    assert_positioned_refusal(cli("catalog", "validate", path), path, line_of(path, "owner:"), field)
+    assert_positioned_refusal(cli("catalog", "list", "--catalog", path), path, line_of(path, "owner:"), field)
 
 
 @pytest.mark.parametrize("value", UNCONSTRUCTIBLE)
@@ -156,17 +157,18 @@ def test_unconstructible_values_in_agreements_are_positioned_refusals(tmp_path: 
     path.write_text(f"agreements:\n  - number: '1'\n    kind: mou\n    date: 2021-11-10\n"
                     f"    parties: [{{code: '36.01', name: X}}]\n    source: {value}\n")
     before = path.read_bytes()
-    assert_positioned_refusal(cli("agreements", "list", "--agreements", path), path, 6, "agreements[0].source")
+    assert_positioned_refusal(cli("agreements", "list", "--agreements", path), path, 6, r"agreements\[0\]\.source")
     number = ["--number", "2/2021"]
     result = cli(*AGREEMENT[:2], *number, *AGREEMENT[4:], "--agreements", path)
-    assert_positioned_refusal(result, path, 6, "agreements[0].source")
+    assert_positioned_refusal(result, path, 6, r"agreements\[0\]\.source")
     assert path.read_bytes() == before
 
 
 def test_unconstructible_keys_and_alias_bombs_are_positioned_refusals(tmp_path: Path, cli):
     path = tmp_path / "agreements.yaml"
     path.write_text("agreements: []\n2021-13-45: x\n")
-    assert_positioned_refusal(cli("agreements", "list", "--agreements", path), path, 2, "2021-13-45")
+    result = cli("agreements", "list", "--agreements", path)
+    assert result.exit_code == 2 and f"{path}:2:1: '2021-13-45' is not a valid date" in result.stderr, result.output
     bomb = "a: &a [" + ",".join(["x"] * 20) + "]\n"
     for level in "bcdefgh":
         previous = chr(ord(level) - 1)
@@ -181,7 +183,7 @@ def test_control_characters_are_refused_with_their_line_and_column(tmp_path: Pat
     path.write_text("agreements:\n  - number: a\x07b\n")
     result = cli("agreements", "list", "--agreements", path)
     assert_positioned_refusal(result, path, 2, "")
-    assert f"{path}:2:15:" in result.stderr
+    assert f"{path}:2:14: invalid YAML: character #x0007 is not allowed" in result.stderr
 
 
 @pytest.mark.parametrize("line", [b"[" * 100_000, b'{"seq": ' + b"9" * 5000 + b"}", b'{"seq": 1e999999}'])
