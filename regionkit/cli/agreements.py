@@ -60,10 +60,11 @@ def add(
     path = agreements.locate(agreements_path)
     agreement = agreements.Agreement(number=number, kind=kind.value, date=signed, parties=parties, apps=apps,
                                      source=source or None)
-    agreements.add_agreement(path, agreement)
-    from regionkit.cli.output import stdout
+    from regionkit.cli.output import stdout, styled
 
-    stdout.print(f"[green]added[/] {agreement.kind.upper()} {agreement.number} ({agreement.date}) to {path}")
+    done = styled(("added", "green"), f" {agreement.kind.upper()} {agreement.number} ({agreement.date}) to {path}")
+    agreements.add_agreement(path, agreement)
+    stdout.print(done)
 
 
 @app.command("list")

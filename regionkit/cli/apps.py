@@ -110,14 +110,14 @@ def list_chosen(catalog: CatalogOption = None, json: JsonOption = False) -> None
         return
     from rich.table import Table
 
-    from regionkit.cli.output import stdout
+    from regionkit.cli.output import stdout, styled
 
     table = Table(title=f"{len(rows)} apps chosen ({sum(r['auto'] for r in rows)} as dependencies)",
                   title_justify="left")
     for column in ("id", "name", "kind", "version", "chosen"):
         table.add_column(column)
     for row in rows:
-        kind = "integration" if row["integration"] else (row["kind"] or "[red]not in catalog[/]")
+        kind = "integration" if row["integration"] else (row["kind"] or styled(("not in catalog", "red")))
         table.add_row(row["id"], row["name"] or "", kind, row["version"] or "",
                       "as dependency" if row["auto"] else "yes")
     stdout.print(table)
@@ -136,10 +136,10 @@ def presets(catalog: CatalogOption = None, json: JsonOption = False) -> None:
 
         print_json(records)
         return
-    from regionkit.cli.output import stdout
+    from regionkit.cli.output import stdout, styled
 
     for record in records:
-        stdout.print(f"[bold]{record['id']}[/]: {record['name']}: {len(record['apps'])} apps, "
-                     f"{record['with_dependencies']} with what they need")
+        stdout.print(styled((record["id"], "bold"), f": {record['name']}: {len(record['apps'])} apps, "
+                            f"{record['with_dependencies']} with what they need"))
         stdout.print(f"  {record['description']}")
-        stdout.print(f"  [dim]{', '.join(record['apps'])}[/]")
+        stdout.print(styled(("  " + ", ".join(record["apps"]), "dim")))

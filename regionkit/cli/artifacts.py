@@ -92,10 +92,10 @@ def build_demo(
                     "label": artifact.label, "apps": {a.id: a.version for a in apps},
                     "profile_store": store_setting})
         return
-    from regionkit.cli.output import stdout
+    from regionkit.cli.output import stdout, styled
 
-    stdout.print(f"[green]built[/] the reference workload into {artifact.path_or_url} "
-                 f"({artifact.size} bytes, sha256 {artifact.sha256})")
+    stdout.print(styled(("built", "green"), f" the reference workload into {artifact.path_or_url} "
+                        f"({artifact.size} bytes, sha256 {artifact.sha256})"))
     stdout.print(f"  {Path(dest) / INDEX_NAME}: {len(apps)} apps at their catalog versions")
     if store_setting is not None:
         stdout.print(f"  region.yaml: artifacts.store = {store_setting}")
@@ -139,14 +139,15 @@ def list_artifacts(catalog: CatalogOption = None, json: JsonOption = False) -> N
         return
     from rich.table import Table
 
-    from regionkit.cli.output import stdout
+    from regionkit.cli.output import stdout, styled
 
     table = Table(title=f"{len(records)} artifacts from {store.location}", title_justify="left")
     for column in ("id", "version", "sha256", "present"):
         table.add_column(column)
     for record in records:
-        table.add_row(record["id"], record["version"], (record["sha256"] or "")[:12] or "[red]not in index[/]",
-                      "yes" if record["present"] else "[red]no[/]")
+        table.add_row(record["id"], record["version"],
+                      (record["sha256"] or "")[:12] or styled(("not in index", "red")),
+                      "yes" if record["present"] else styled(("no", "red")))
     stdout.print(table)
 
 
@@ -173,17 +174,14 @@ def verify(catalog: CatalogOption = None, json: JsonOption = False) -> None:
 
         print_json({"store": store.location, "ok": not failed, "artifacts": records})
     else:
-        from rich.markup import escape
-
-        from regionkit.cli.output import stderr, stdout
+        from regionkit.cli.output import labelled, stderr, stdout, styled
 
         for record in failed:
-            stderr.print(f"[red]error:[/] {escape(record['id'])} {escape(record['version'])}: "
-                         f"{escape(record['problem'] or 'unknown problem')}")
+            stderr.print(labelled(f"{record['id']} {record['version']}: {record['problem'] or 'unknown problem'}"))
         if failed:
-            stderr.print(f"[red]error:[/] {store.location}: {len(failed)} of {len(records)} artifacts missing or "
-                         "wrong")
+            stderr.print(labelled(f"{store.location}: {len(failed)} of {len(records)} artifacts missing or wrong"))
         else:
-            stdout.print(f"[green]ok[/] {store.location}: {len(records)} artifacts present with the right sha256")
+            stdout.print(styled(("ok", "green"), f" {store.location}: {len(records)} artifacts present with the "
+                                                  "right sha256"))
     if failed:
         raise typer.Exit(2)

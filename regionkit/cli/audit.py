@@ -71,7 +71,7 @@ def list_entries(
         return
     from rich.table import Table
 
-    from regionkit.cli.output import stdout
+    from regionkit.cli.output import stdout, styled
 
     if not entries:
         stdout.print(f"no entries in {read.path}" + (" match" if (region or app_id or since) else ""))
@@ -82,7 +82,7 @@ def list_entries(
         table.add_column(column, justify="right" if column == "seq" else "left")
     for e in entries:
         table.add_row(str(e.seq), e.finished, f"{e.region_code} {e.region_name}", e.app, e.version, e.host,
-                      e.action, e.result if e.result == "succeeded" else f"[red]{e.result}[/]", e.operator,
+                      e.action, e.result if e.result == "succeeded" else styled((e.result, "red")), e.operator,
                       e.agreement or "", e.run_id)
     stdout.print(table)
 
@@ -191,11 +191,11 @@ def verify(
             raise typer.Exit(ValidationFailed.exit_code)
         return
     read.raise_if_broken()
-    from regionkit.cli.output import stdout
+    from regionkit.cli.output import stdout, styled
 
     head = read.head
     where = f"head seq {head.seq} hash {head.hash}" if head else "empty"
-    stdout.print(f"[green]ok[/] {read.path}: {len(read.entries)} entries, chain intact, {where}")
+    stdout.print(styled(("ok", "green"), f" {read.path}: {len(read.entries)} entries, chain intact, {where}"))
 
 
 RegistryOption = Annotated[Optional[Path], typer.Option(
@@ -211,21 +211,17 @@ def import_ledgers(
 ) -> None:
     """Verify ledgers and merge them into the central registry; a ledger that does not verify is refused."""
     from regionkit import registry
-    from rich.markup import escape
-
-    from regionkit.cli.output import stderr, stdout
+    from regionkit.cli.output import stderr, stdout, styled
     from regionkit.errors import InputError
 
     target = registry_path or registry.default_path()
     outcomes = registry.import_ledgers(target, paths)
     for o in outcomes:
         if o.imported:
-            stdout.print(f"[green]imported[/] {escape(str(o.source))}: {escape(o.region_code)} "
-                         f"{escape(o.region_name)}, {o.entries} entries ({o.added} new), head {o.head_hash[:12]}",
-                         highlight=False)
+            stdout.print(styled(("imported", "green"), f" {o.source}: {o.region_code} {o.region_name}, "
+                                f"{o.entries} entries ({o.added} new), head {o.head_hash[:12]}"))
         else:
-            stderr.print(f"[red]refused[/] {escape(o.reason)}" + (f"\n  hint: {escape(o.hint)}" if o.hint else ""),
-                         highlight=False)
+            stderr.print(styled(("refused", "red"), f" {o.reason}" + (f"\n  hint: {o.hint}" if o.hint else "")))
     refused = [o for o in outcomes if not o.imported]
     if refused:
         raise InputError(f"{len(refused)} of {len(outcomes)} ledger{'s' if len(outcomes) != 1 else ''} refused; "
@@ -279,4 +275,4 @@ def report(
         raise InputError(f"cannot write {target}: {exc.strerror}") from None
     from regionkit.cli.output import stderr
 
-    stderr.print(f"wrote {target}", highlight=False)
+    stderr.print(f"wrote {target}")

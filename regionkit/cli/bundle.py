@@ -97,7 +97,7 @@ def keygen(
 def open_for_deploy(file: Path, workdir: Path | None, public_key: Path | None, options, quiet: bool):
     """Verify and extract a bundle for `deploy --bundle`; point `options` at its playbooks and packages."""
     from regionkit import __version__, bundle
-    from regionkit.cli.output import stderr
+    from regionkit.cli.output import labelled, stderr
     from regionkit.errors import InputError
     from regionkit.project import Project
 
@@ -111,7 +111,7 @@ def open_for_deploy(file: Path, workdir: Path | None, public_key: Path | None, o
                               f"regionkit=={made_by}")
     if not quiet:
         for warning in verified.warnings:
-            stderr.print(f"[yellow]warning:[/] {warning}")
+            stderr.print(labelled(warning, "warning:", "yellow"))
         stderr.print(f"bundle verified ({verified.files} files); deploying from {workdir}")
     options.playbooks = workdir / "playbooks"
     options.apt_repo = workdir / bundle.DEBS_ARCHIVE
@@ -138,7 +138,7 @@ def _show(verified, as_json: bool) -> None:
 
         print_json(record)
         return
-    from regionkit.cli.output import stderr, stdout
+    from regionkit.cli.output import labelled, stderr, stdout
 
     region = verified.manifest["region"]
     stdout.print(f"{verified.path}: verified, {verified.files} files, {verified.size / 1e6:.1f} MB")
@@ -148,4 +148,4 @@ def _show(verified, as_json: bool) -> None:
     stdout.print(f"  manifest sha256 {verified.manifest_sha256}"
                  + (", signature checked" if verified.signature_checked else ""))
     for warning in verified.warnings:
-        stderr.print(f"[yellow]warning:[/] {warning}")
+        stderr.print(labelled(warning, "warning:", "yellow"))

@@ -86,9 +86,10 @@ def validate(
 
         print_json({"valid": True, "path": str(loaded.path), "apps": len(loaded), "digest": loaded.digest})
         return
-    from regionkit.cli.output import stdout
+    from regionkit.cli.output import stdout, styled
 
-    stdout.print(f"[green]ok[/] {loaded.path}: {len(loaded)} apps in {len(loaded.groups)} groups, no problems")
+    stdout.print(styled(("ok", "green"), f" {loaded.path}: {len(loaded)} apps in {len(loaded.groups)} groups, "
+                                          "no problems"))
 
 
 @app.command("stats")

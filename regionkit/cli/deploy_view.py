@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from rich.markup import escape
 from rich.table import Table
 
-from regionkit.cli.output import stderr, stdout
+from regionkit.cli.output import labelled, stderr, stdout, styled
 from regionkit.deploy import PLATFORM
 
 
@@ -31,7 +30,7 @@ class Progress:
             return
         kind = event.get("event")
         if kind == "play":
-            stderr.print(f"[bold]{escape(event['name'])}[/]")
+            stderr.print(styled((event["name"], "bold")))
         elif kind == "task":
             app = event.get("app")
             if app != self.current_app:
@@ -39,8 +38,8 @@ class Progress:
                 stderr.print(f"  {'app ' + app if app else 'platform'}")
         elif kind == "result" and event["status"] in ("failed", "unreachable"):
             where = f"{event['host']}" + (f", {event['app']}" if event.get("app") else "")
-            stderr.print(f"  [red]{event['status']}[/] ({escape(where)}) {escape(event['task'])}: "
-                         f"{escape(event.get('msg', '').splitlines()[0] if event.get('msg') else '')}")
+            first = event.get("msg", "").splitlines()[0] if event.get("msg") else ""
+            stderr.print(styled("  ", (event["status"], "red"), f" ({where}) {event['task']}: {first}"))
 
 
 def summary_table(result) -> None:
@@ -51,7 +50,7 @@ def summary_table(result) -> None:
     for app, counts in sorted(result.apps.items(), key=lambda item: (item[0] != PLATFORM, item[0])):
         failed = counts["failed"] + counts["unreachable"]
         style = "red" if failed else "yellow" if counts["changed"] else ""
-        table.add_row(f"[{style}]{app}[/]" if style else app, ", ".join(counts["hosts"]), str(counts["ok"]),
+        table.add_row(styled((app, style)), ", ".join(counts["hosts"]), str(counts["ok"]),
                       str(counts["changed"]), str(counts["failed"]), str(counts["unreachable"]))
     stdout.print(table)
     hosts = Table(title="per host", title_justify="left")
@@ -65,7 +64,7 @@ def summary_table(result) -> None:
                      f"{', '.join(result.skipped_converged)}")
     for failure in result.failures:
         where = failure["host"] + (f", app {failure['app']}" if failure["app"] else "")
-        stderr.print(f"[red]error:[/] {escape(where)}: {escape(failure['task'])}: {escape(failure['msg'])}")
+        stderr.print(labelled(f"{where}: {failure['task']}: {failure['msg']}"))
     again = "`regionkit undeploy` again" if result.mode == "removal" else "`regionkit deploy --resume`"
     if result.status == "interrupted":
         stderr.print(f"interrupted: run {again} to continue")
@@ -105,7 +104,7 @@ def plan_table(result) -> None:
     if shared:
         stdout.print(f"shared steps that would run: {'; '.join(shared)}")
     for failure in result.failures:
-        stderr.print(f"[red]error:[/] {escape(failure['host'])}: {escape(failure['task'])}: {escape(failure['msg'])}")
+        stderr.print(labelled(f"{failure['host']}: {failure['task']}: {failure['msg']}"))
 
 
 def result_record(result) -> dict:

@@ -28,7 +28,7 @@ def init(
     no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt; fail on what is missing.")] = False,
 ) -> None:
     """Create a region project: profile, units from the code table, inventory section, assets, .gitignore."""
-    from regionkit.cli.output import stdout
+    from regionkit.cli.output import stdout, styled
     from regionkit.scaffold import InitOptions, create_project, propose_profile
 
     options = InitOptions(region, institution, parent, domain, head_name, head_title, logo)
@@ -39,8 +39,8 @@ def init(
     target = create_project(directory, profile, options.logo)
     info = profile["region"]
     kinds = [u["kind"] for u in profile["units"]]
-    stdout.print(f"[green]created[/] {target}: {info['name']} ({info['kind']}, {info['province']}), "
-                 f"{info['timezone']}, {info['domain']}")
+    stdout.print(styled(("created", "green"), f" {target}: {info['name']} ({info['kind']}, {info['province']}), "
+                                              f"{info['timezone']}, {info['domain']}"))
     stdout.print(f"  units: {kinds.count('opd')} OPD, {kinds.count('kecamatan')} kecamatan; edit region.yaml to "
                  "match the region")
     stdout.print("  vault password: .vault-pass (mode 0600, git-ignored); keep a copy in the team's password manager")

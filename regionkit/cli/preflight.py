@@ -38,10 +38,9 @@ def preflight(
 
 def show(report, to_stderr: bool = False) -> None:
     """One table of the findings (blockers first), then a line with the verdict."""
-    from rich.markup import escape
     from rich.table import Table
 
-    from regionkit.cli.output import stderr, stdout
+    from regionkit.cli.output import stderr, stdout, styled
 
     console = stderr if to_stderr else stdout
     if report.findings:
@@ -50,13 +49,12 @@ def show(report, to_stderr: bool = False) -> None:
             table.add_column(column, overflow="fold")
         for finding in sorted(report.findings, key=lambda f: f.severity.value != "blocker"):
             style = "red" if finding.severity.value == "blocker" else "yellow"
-            table.add_row(escape(finding.host), escape(finding.check), f"[{style}]{finding.severity.value}[/]",
-                          escape(finding.message))
+            table.add_row(finding.host, finding.check, styled((finding.severity.value, style)), finding.message)
         console.print(table)
     blockers, warnings = len(report.blockers), len(report.warnings)
-    verdict = (f"[red]{blockers} blocker{'s' if blockers != 1 else ''}[/]" if blockers else "[green]no blockers[/]")
-    console.print(f"preflight: {verdict}, {warnings} warning{'s' if warnings != 1 else ''} on "
-                  f"{', '.join(report.hosts) or 'no hosts'} ({report.duration:.1f} s)")
+    verdict = (f"{blockers} blocker{'s' if blockers != 1 else ''}", "red") if blockers else ("no blockers", "green")
+    console.print(styled("preflight: ", verdict, f", {warnings} warning{'s' if warnings != 1 else ''} on "
+                                                 f"{', '.join(report.hosts) or 'no hosts'} ({report.duration:.1f} s)"))
 
 
 def showing_preflight(on_event: Callable[[dict], None], enabled: bool) -> Callable[[dict], None]:

@@ -26,21 +26,19 @@ def validate(catalog: CatalogOption = None, json: JsonOption = False) -> None:
                     "errors": [problem_record(p) for p in report.errors],
                     "warnings": [problem_record(p) for p in report.warnings]})
     else:
-        from rich.markup import escape
-
-        from regionkit.cli.output import stderr, stdout
+        from regionkit.cli.output import labelled, stderr, stdout, styled
 
         for problem in report.errors:
-            stderr.print(f"[red]error:[/] {escape(str(problem))}")
+            stderr.print(labelled(problem))
         for problem in report.warnings:
-            stderr.print(f"[yellow]warning:[/] {escape(str(problem))}")
+            stderr.print(labelled(problem, "warning:", "yellow"))
         if report.ok:
             profile = report.profile
-            stdout.print(f"[green]ok[/] {project.profile_path}: {profile.region.name}, {len(profile.units)} units, "
-                         f"{len(profile.apps)} apps, {len(profile.hosts)} hosts"
-                         + (f", {len(report.warnings)} warnings" if report.warnings else ""))
+            stdout.print(styled(("ok", "green"), f" {project.profile_path}: {profile.region.name}, "
+                                f"{len(profile.units)} units, {len(profile.apps)} apps, {len(profile.hosts)} hosts"
+                                + (f", {len(report.warnings)} warnings" if report.warnings else "")))
         else:
-            stderr.print(f"[red]error:[/] {project.profile_path}: {len(report.errors)} problems")
+            stderr.print(labelled(f"{project.profile_path}: {len(report.errors)} problems"))
     if not report.ok:
         raise typer.Exit(2)
 

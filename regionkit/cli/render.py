@@ -20,7 +20,7 @@ def render(
 ) -> None:
     """Render config, branding and unit sites for the chosen apps into a build folder, atomically."""
     from regionkit.catalog import load_catalog
-    from regionkit.cli.output import print_json, stdout
+    from regionkit.cli.output import print_json, stdout, styled
     from regionkit.project import Project
     from regionkit.render import Renderer
 
@@ -45,8 +45,8 @@ def render(
                     "files": len(manifest["files"]), "changed": result.changed, "removed": result.removed,
                     "overrides": manifest["overrides"]})
         return
-    stdout.print(f"[green]rendered[/] {len(manifest['apps'])} apps, {len(manifest['files'])} files into "
-                 f"{result.out}: {len(result.changed)} changed, {len(result.removed)} removed")
+    stdout.print(styled(("rendered", "green"), f" {len(manifest['apps'])} apps, {len(manifest['files'])} files "
+                        f"into {result.out}: {len(result.changed)} changed, {len(result.removed)} removed"))
     if manifest["overrides"]:
         stdout.print(f"  project overrides: {', '.join(manifest['overrides'])}")
 
@@ -57,8 +57,8 @@ def _build_with_progress(renderer, target: Path, app_id: str | None, show: bool)
     from regionkit.cli.output import stderr
 
     total = 1 if app_id else len(renderer.contexts)
-    with Progress(TextColumn("rendering {task.fields[app]:<24}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=stderr, transient=True,
+    with Progress(TextColumn("rendering {task.fields[app]:<24}", markup=False), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=stderr, transient=True,
                   disable=not show or not stderr.is_terminal) as progress:
         task = progress.add_task("render", total=total, app="")
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from regionkit.cli.output import stdout
+from regionkit.cli.output import stdout, styled
 
 
 def apps_table(catalog: Any, apps: list[Any]) -> None:
@@ -18,14 +17,14 @@ def apps_table(catalog: Any, apps: list[Any]) -> None:
     for column in ("kind", "group", "audience", "version", "status"):
         table.add_column(column, no_wrap=True)
     for app in apps:
-        table.add_row(app.id, escape(app.name), app.kind.value, app.group, app.audience.value, app.version,
+        table.add_row(app.id, app.name, app.kind.value, app.group, app.audience.value, app.version,
                       app.status.value)
     stdout.print(table)
 
 
 def _tree(parent: Tree, nodes: list[dict]) -> None:
     for node in nodes:
-        branch = parent.add(f"{node['id']} [dim]({node['kind']})[/]")
+        branch = parent.add(styled(f"{node['id']} ", (f"({node['kind']})", "dim")))
         _tree(branch, node["depends_on"])
 
 
@@ -53,10 +52,10 @@ def app_panel(details: dict) -> None:
         settings = ", ".join(s["name"] + (" (secret)" if s["secret"] else "") for s in integ["settings"])
         rows += [("integrates with", f"{integ['provider']} {integ['url']}"), ("settings", settings)]
     for label, value in rows:
-        fields.add_row(label, escape(str(value)))
-    stdout.print(f"[bold]{details['id']}[/]")
+        fields.add_row(label, str(value))
+    stdout.print(styled((details["id"], "bold")))
     stdout.print(fields)
-    tree = Tree(f"[bold]{details['id']}[/] needs")
+    tree = Tree(styled((details["id"], "bold"), " needs"))
     _tree(tree, details["dependency_tree"])
     stdout.print(tree if details["dependency_tree"] else "needs no other app")
     direct = details["required_by"]
@@ -70,9 +69,9 @@ def stats_tables(figures: dict) -> None:
     groups.add_column("group / subgroup")
     groups.add_column("apps", justify="right")
     for group in figures["by_group"]:
-        groups.add_row(f"[bold]{escape(group['name'])}[/]", f"[bold]{group['apps']}[/]")
+        groups.add_row(styled((group["name"], "bold")), styled((str(group["apps"]), "bold")))
         for sub in group["subgroups"]:
-            groups.add_row(f"  {escape(sub['name'])}", str(sub["apps"]))
+            groups.add_row(f"  {sub['name']}", str(sub["apps"]))
     stdout.print(groups)
     for title, key in (("by kind", "by_kind"), ("by audience", "by_audience"), ("by status", "by_status")):
         table = Table(title=title, title_justify="left")

@@ -29,7 +29,7 @@ def up(
     import time
 
     from regionkit import sandbox
-    from regionkit.cli.output import stdout
+    from regionkit.cli.output import stdout, styled
 
     project = None if no_project else _project_here()
     started = time.monotonic()
@@ -39,8 +39,9 @@ def up(
     except BaseException:
         sandbox.down(name)
         raise
-    stdout.print(f"[green]up[/] sandbox {name}: {len(state.hosts)} host{'s' if len(state.hosts) != 1 else ''} on "
-                 f"{state.subnet} in {time.monotonic() - started:.1f} s")
+    stdout.print(styled(("up", "green"), f" sandbox {name}: {len(state.hosts)} host"
+                        f"{'s' if len(state.hosts) != 1 else ''} on {state.subnet} in "
+                        f"{time.monotonic() - started:.1f} s"))
     _hosts_table([(e["name"], e["address"], ", ".join(e["roles"]) if project else "", "yes") for e in entries],
                  roles=project is not None)
     if project:
@@ -55,10 +56,10 @@ def up(
 def down(name: NameOption = "default") -> None:
     """Remove the sandbox's servers, network and state; also cleans up after a crashed run. Idempotent."""
     from regionkit import sandbox
-    from regionkit.cli.output import stdout
+    from regionkit.cli.output import stdout, styled
 
     if sandbox.down(name):
-        stdout.print(f"[green]removed[/] sandbox {name}")
+        stdout.print(styled(("removed", "green"), f" sandbox {name}"))
     else:
         stdout.print(f"sandbox {name} is not up: nothing to remove")
 
@@ -77,7 +78,7 @@ def status(name: NameOption = "default", json: JsonOption = False) -> None:
                     "hosts": [{"name": h.name, "address": h.address, "sshd": h.sshd} for h in report.hosts],
                     "leftovers": list(report.leftovers)})
         return
-    from regionkit.cli.output import stdout
+    from regionkit.cli.output import stdout, styled
 
     if not report.up:
         stdout.print(f"sandbox {name} is not up")
@@ -86,7 +87,7 @@ def status(name: NameOption = "default", json: JsonOption = False) -> None:
                          f"run: regionkit sandbox down --name {name}")
         return
     stdout.print(f"sandbox {name} on {report.subnet}")
-    _hosts_table([(h.name, h.address, "", "yes" if h.sshd else "[red]no[/]") for h in report.hosts], roles=False)
+    _hosts_table([(h.name, h.address, "", "yes" if h.sshd else styled(("no", "red"))) for h in report.hosts], roles=False)
 
 
 def _project_here():

@@ -35,10 +35,9 @@ def status(
 
 
 def _tables(result) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
-    from regionkit.cli.output import stdout
+    from regionkit.cli.output import stdout, styled
 
     colours = {"up": "green", "down": "red", "unknown": "yellow"}
     hosts: dict[str, list] = {}
@@ -53,11 +52,11 @@ def _tables(result) -> None:
         for c in checks:
             t = c.target
             name = f"{t.app}: {t.unit}" if t.unit else t.app
-            table.add_row(escape(name), escape(t.version), t.since, f"[{colours[c.result]}]{c.result}[/]",
-                          "" if c.ms is None else f"{c.ms:.0f}", escape(c.detail))
+            table.add_row(name, t.version, t.since, styled((c.result, colours[c.result])),
+                          "" if c.ms is None else f"{c.ms:.0f}", c.detail)
         stdout.print(table)
     summary = f"{result.count('up')} up, {result.count('down')} down"
     if result.count("unknown"):
         summary += f", {result.count('unknown')} unknown"
-    stdout.print(f"[{'green' if result.ok else 'red'}]{summary}[/]")
+    stdout.print(styled((summary, "green" if result.ok else "red")))
 
