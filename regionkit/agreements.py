@@ -18,14 +18,13 @@ and exit 2; `add_agreement` rewrites the file atomically and keeps its comments.
 
 from __future__ import annotations
 
-import io
 from datetime import date as Date
 from pathlib import Path
 from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from regionkit.errors import InputError, Problem, ValidationFailed
+from regionkit.errors import InputError, Location, Problem, ValidationFailed
 from regionkit.resources import data_path
 from regionkit.schema_errors import pydantic_problem, sort_problems
 from regionkit.yamldoc import YamlDocument, load_yaml, read_text
@@ -157,31 +156,34 @@ def parse_party(text: str) -> Party:
 def add_agreement(path: Path, agreement: Agreement) -> None:
     """Append `agreement` to the registry at `path` (created when missing), atomically, keeping comments.
 
-    The registry must validate first; a number already in it is refused.
+    The registry must validate first (else ValidationFailed); a number already in it is an InputError. The
+    edit changes nothing else in the file and must validate, or nothing is written (`yamledit.edit_yaml`).
     """
-    from regionkit.atomic import write_atomic
-    from regionkit.project import _round_trip_yaml
+    from regionkit.yamledit import edit_yaml
 
     path = Path(path)
     existing = load_agreements(path)
     if (old := find(existing, agreement.number)) is not None:
         raise InputError(f"agreement '{agreement.number}' is already in {path} ({old.kind}, {old.date})",
                          hint="agreement numbers are unique; check the number on the signed copy")
-    yaml = _round_trip_yaml()
-    text = read_text(path) if path.exists() else ""
-    document = yaml.load(text) if text.strip() else None
-    if document is None:
-        from ruamel.yaml.comments import CommentedMap
 
-        document = CommentedMap()
-        text = _HEADER
-    if document.get("agreements") is None:
-        document["agreements"] = []
-    document["agreements"].append(_round_trip_entry(agreement))
-    out = io.StringIO()
-    yaml.dump(document, out)
-    body = out.getvalue()
-    write_atomic(path, (_HEADER + body) if text == _HEADER else body)
+    def change(document):
+        from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+        if document is None:
+            document = CommentedMap()
+        if not isinstance(document, dict):
+            raise InputError("expected a mapping with `agreements:` (a list)", Location(path))
+        if document.get("agreements") is None:
+            document["agreements"] = CommentedSeq()
+        entries = document["agreements"]
+        if not isinstance(entries, list):
+            raise InputError("expected `agreements:` to be a list", Location(path, field="agreements"))
+        entries.append(_round_trip_entry(agreement))
+        entries.fa.set_block_style()
+        return document
+
+    edit_yaml(path, change, lambda doc: _check(doc)[1], new_file=_HEADER + "agreements: []\n")
 
 
 def _round_trip_entry(agreement: Agreement):

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from regionkit.atomic import write_atomic
 from regionkit.errors import InputError, Location
 from regionkit.region import PROFILE_NAME, Profile, find_project, load_profile
 from regionkit.selection import Choice
-from regionkit.yamldoc import read_text
 
 
 @dataclass(frozen=True)
@@ -32,73 +29,66 @@ class Project:
         return load_profile(self.profile_path)
 
     def write_choice(self, choice: Choice) -> None:
-        """Rewrite the `apps` section of region.yaml, keeping every comment and the rest of the file as is."""
-        yaml = _round_trip_yaml()
-        text = read_text(self.profile_path)
-        document = yaml.load(text)
-        apps = document.get("apps")
-        if apps is None or not hasattr(apps, "fa"):
-            raise InputError("expected `apps:` to be a mapping", Location(self.profile_path, field="apps"))
-        from ruamel.yaml.comments import CommentedMap
+        """Rewrite the `apps` section of region.yaml, keeping every comment and the rest of the file as is.
 
-        for app_id in [a for a in apps if a not in choice]:
-            del apps[app_id]
-        for app_id, auto in choice.items():
-            entry = apps.get(app_id)
-            if not isinstance(entry, dict):
-                entry = CommentedMap()
-                entry.fa.set_flow_style()
-                apps[app_id] = entry
-            if auto:
-                entry["auto"] = True
-            else:
-                entry.pop("auto", None)
-        apps.fa.set_block_style() if choice else apps.fa.set_flow_style()
-        out = io.StringIO()
-        yaml.dump(document, out)
-        write_atomic(self.profile_path, out.getvalue())
+        Raises InputError/ValidationFailed (nothing written) as `yamledit.edit_yaml` does."""
+
+        def change(document):
+            from ruamel.yaml.comments import CommentedMap
+
+            apps = _section(document, self.profile_path, "apps", dict, "a mapping")
+            for app_id in [a for a in apps if a not in choice]:
+                del apps[app_id]
+            for app_id, auto in choice.items():
+                entry = apps.get(app_id)
+                if not isinstance(entry, dict):
+                    entry = CommentedMap()
+                    entry.fa.set_flow_style()
+                    apps[app_id] = entry
+                if auto:
+                    entry["auto"] = True
+                else:
+                    entry.pop("auto", None)
+            apps.fa.set_block_style() if choice else apps.fa.set_flow_style()
+            return document
+
+        self._edit(change)
 
     def write_hosts(self, hosts: list[dict[str, Any]], replaces: Callable[[Any], bool]) -> None:
         """Rewrite the `hosts` section of region.yaml: drop the entries `replaces` picks, append `hosts` (one line
         each), keep the other hosts, every comment and the rest of the file as is."""
-        from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-        yaml = _round_trip_yaml()
-        document = yaml.load(read_text(self.profile_path))
-        if not isinstance(document, dict):
-            raise InputError("expected a mapping", Location(self.profile_path))
-        entries = document.get("hosts")
-        if entries is None:
-            entries = document["hosts"] = CommentedSeq()
-        if not isinstance(entries, CommentedSeq):
-            raise InputError("expected `hosts:` to be a list", Location(self.profile_path, field="hosts"))
-        for index in reversed([i for i, entry in enumerate(entries) if replaces(entry)]):
-            del entries[index]
-        clashes = sorted({e.get("name") for e in entries if isinstance(e, dict)} & {h["name"] for h in hosts})
-        if clashes:
-            raise InputError(f"region.yaml already has a host named {', '.join(clashes)}",
-                             Location(self.profile_path, field="hosts"), hint="rename that host")
-        for host in hosts:
-            entry = CommentedMap(host)
-            entry.fa.set_flow_style()
-            entries.append(entry)
-        entries.fa.set_block_style() if entries else entries.fa.set_flow_style()
-        out = io.StringIO()
-        yaml.dump(document, out)
-        write_atomic(self.profile_path, out.getvalue())
+        def change(document):
+            from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+            if _section(document, self.profile_path, None, dict, "a mapping").get("hosts") is None:
+                document["hosts"] = CommentedSeq()
+            entries = _section(document, self.profile_path, "hosts", list, "a list")
+            for index in reversed([i for i, entry in enumerate(entries) if replaces(entry)]):
+                del entries[index]
+            clashes = sorted({e.get("name") for e in entries if isinstance(e, dict)} & {h["name"] for h in hosts})
+            if clashes:
+                raise InputError(f"region.yaml already has a host named {', '.join(map(str, clashes))}",
+                                 Location(self.profile_path, field="hosts"), hint="rename that host")
+            for host in hosts:
+                entry = CommentedMap(host)
+                entry.fa.set_flow_style()
+                entries.append(entry)
+            entries.fa.set_block_style() if entries else entries.fa.set_flow_style()
+            return document
+
+        self._edit(change)
 
     def write_artifacts_store(self, store: str) -> None:
         """Set `artifacts: {store: STORE}` in region.yaml, keeping every comment and the rest of the file as is."""
-        from ruamel.yaml.comments import CommentedMap
 
-        yaml = _round_trip_yaml()
-        document = yaml.load(read_text(self.profile_path))
-        if not isinstance(document, dict):
-            raise InputError("expected a mapping", Location(self.profile_path))
-        section = document.get("artifacts")
-        if isinstance(section, dict):
-            section["store"] = store
-        else:
+        def change(document):
+            from ruamel.yaml.comments import CommentedMap
+
+            section = _section(document, self.profile_path, None, dict, "a mapping").get("artifacts")
+            if isinstance(section, dict):
+                section["store"] = store
+                return document
             section = CommentedMap(store=store)
             section.fa.set_flow_style()
             known = "artifacts" in document
@@ -107,23 +97,26 @@ class Project:
                 document.yaml_set_comment_before_after_key(
                     "artifacts", before="\nRelease archives of the apps: a folder (relative to this file) or an "
                                         "http(s):// base URL with index.json.\nSee `regionkit artifacts list`.")
-        out = io.StringIO()
-        yaml.dump(document, out)
-        write_atomic(self.profile_path, out.getvalue())
+            return document
+
+        self._edit(change)
+
+    def _edit(self, change: Callable[[Any], Any]) -> None:
+        """One edit of region.yaml: the result must read back as edited and validate, or nothing is written."""
+        from regionkit.region import check_profile_document
+        from regionkit.yamledit import edit_yaml
+
+        edit_yaml(self.profile_path, change, lambda doc: check_profile_document(doc)[1])
 
 
 def chosen_apps(profile: Profile) -> Choice:
     return {app_id: profile.choice(app_id).auto for app_id in profile.apps}
 
 
-def _round_trip_yaml():
-    """ruamel.yaml set up to match the project template's layout, so an edit only changes what it edits."""
-    from ruamel.yaml import YAML
-
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    yaml.width = 4096
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    yaml.representer.add_representer(
-        type(None), lambda representer, _: representer.represent_scalar("tag:yaml.org,2002:null", "null"))
-    return yaml
+def _section(document: Any, path: Path, key: str | None, kind: type, expected: str) -> Any:
+    """`document[key]` (or the document itself) when it is of `kind`, else an InputError naming the field."""
+    value = document if key is None else (document.get(key) if isinstance(document, dict) else None)
+    if not isinstance(value, kind):
+        where = f"`{key}:`" if key else "region.yaml"
+        raise InputError(f"expected {where} to be {expected}", Location(path, field=key))
+    return value

@@ -176,15 +176,20 @@ def find_project(start: Path | None = None) -> Path:
 def load_profile_document(path: Path) -> tuple[YamlDocument, Profile | None, list[Problem]]:
     """Parse and check `region.yaml` on its own; cross-checks with the catalog live in `project_checks`."""
     doc = load_yaml(path, read_text(path))
+    return (doc, *check_profile_document(doc))
+
+
+def check_profile_document(doc: YamlDocument) -> tuple[Profile | None, list[Problem]]:
+    """(the profile or None, its problems) for a parsed `region.yaml`."""
     problems = list(doc.problems)
     if not isinstance(doc.data, dict):
         problems.append(Problem("expected a mapping with region, units, apps and hosts", doc.location(())))
-        return doc, None, problems
+        return None, problems
     problems += _uniqueness(doc)
     try:
-        return doc, Profile.model_validate(doc.data), problems
+        return Profile.model_validate(doc.data), problems
     except ValidationError as exc:
-        return doc, None, problems + [pydantic_problem(doc, error, hints=_PATTERN_HINTS) for error in exc.errors()]
+        return None, problems + [pydantic_problem(doc, error, hints=_PATTERN_HINTS) for error in exc.errors()]
 
 
 def load_profile(path: Path) -> Profile:

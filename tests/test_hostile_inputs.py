@@ -97,18 +97,20 @@ def test_markup_in_a_bundle_manifest_is_printed_as_text_by_bundle_verify(tmp_pat
                 "region": {"code": "36.01", "name": MARKUP}, "apps": ["e-office"],
                 "files": bundle._hash_tree(stage)}
     (stage / bundle.MANIFEST).write_text(json.dumps(manifest, sort_keys=True) + "\n")
-    out = tmp_path / "b[/].tar"
+    out = tmp_path / "b[link=x]y[bold].tar"
     bundle._write_tar(stage, out, 0)
     result = cli("bundle", "verify", out)
     assert result.exit_code == 0, result.output
     assert f"region 36.01 {MARKUP}" in result.stdout and str(out) in result.stdout
 
 
-def test_error_lines_show_markup_in_messages_as_text(project: Path, cli):
-    set_line(project / "region.yaml", "name: Kabupaten Pandeglang", "name: [/]")  # a YAML list, not a name
-    result = cli("validate")
-    assert result.exit_code == 2
-    assert "internal error" not in result.output
+def test_terminal_control_sequences_in_user_data_are_shown_escaped(tmp_path: Path, cli):
+    path = tmp_path / "agreements.yaml"
+    source = "Kab \x1b[2J\x1b]8;;http://x\x07Y\u202eZ"
+    assert cli(*AGREEMENT, "--source", source, "--agreements", path).exit_code == 0
+    result = cli("agreements", "list", "--agreements", path)
+    assert result.exit_code == 0, result.output
+    assert "Kab \\x1b[2J\\x1b]8;;http://x\\x07Y\\u202eZ" in result.stdout and "\x1b" not in result.stdout
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -116,7 +118,8 @@ def test_error_lines_show_markup_in_messages_as_text(project: Path, cli):
 
 UNCONSTRUCTIBLE = ["2021-13-45", "2021-02-30", "9" * 5000, "!!float x", "!!bool maybe", "!!timestamp x",
                    "!!binary aGVsbG8=", "!!set {a: null}", "!!omap [{a: 1}]", "!!pairs [{a: 1}]", "!unknown x",
-                   "!!python/object:os.system x", "=", "!!int 0x", "!!timestamp 2021-02-30", "&a !!map {}"]
+                   "!!python/object:os.system x", "=", "!!int 0x", "!!timestamp 2021-02-30", "&a !!map {}", "0x_",
+                   "!!float 1e"]
 
 
 def assert_positioned_refusal(result, file: Path, line: int, field: str):
@@ -205,7 +208,7 @@ SAME_READING = [
     ("name: Sekretariat Daerah", "name: 1e999"),
     ("name: Sekretariat DPRD", "name: 1e3"),
     ("name: Inspektorat", "name: 0o17"),
-    ("name: Dinas Pendidikan", "name: 0x_"),
+    ("name: Dinas Pendidikan", "name: 0b2"),
     ("name: Dinas Kesehatan", "name: y"),
     ("name: Dinas Sosial", "name: n"),
     ("name: null\n", "name: ~\n"),
