@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import tarfile
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -276,3 +277,173 @@ def test_agreements_add_changes_only_the_new_entry(tmp_path: Path, cli):
     assert after["agreements"][0] == before["agreements"][0]
     assert after["agreements"][1]["number"] == "2/2021"
     assert "# a comment" in path.read_text() and "# our agreements" in path.read_text()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Property tests: a hostile value in any field of region.yaml, a catalog, agreements.yaml or a ledger
+
+HOSTILE_PIECES = ["[/]", "[link=https://evil.example]", "[bold]", ":smile:", "{{ 7*7 }}", "{%", "\n", "'", '"',
+                  "\x1b[31m", "\x00", "\\", "x", " ", "# ", ": ", "- "]
+HOSTILE_TEXT = st.one_of(
+    st.lists(st.sampled_from(HOSTILE_PIECES), min_size=1, max_size=6).map("".join),
+    st.sampled_from([
+        "{{ lookup('pipe', 'touch /tmp/regionkit-marker') }}", "{% if true %}x{% endif %}", "{#", "[/]",
+        "[link=https://evil.example]x[/link]", "[bold red]x", ":smile:", "'", '"', "\\", "a\nb", "\n", "\x00",
+        "\x1b[2J", "\u202e", "\r", "", " ", "yes", "no", "on", "1e999", "~", "null", "0777", "1:20", "2021-13-45",
+        "2021-02-30", "*x", "&a", "!!str", "#", "%", "@", "`", "|", ">", "- x", "? x", "x: y", "$(touch m)",
+        "; touch m", "../../etc/passwd", "/dev/zero", "-o ProxyCommand=touch m", "9" * 5000]),
+    st.text(max_size=30),
+    st.text(alphabet="[]/{}%#'\"\n\\:-!&*|>@`$;\x00\x1b", max_size=30),
+    st.integers(1000, 20_000).map(lambda n: "x" * n),
+)
+PLAIN_VALUES = st.one_of(
+    HOSTILE_TEXT, st.integers(-(2**70), 2**70), st.floats(), st.booleans(), st.none(), st.dates(), st.datetimes(),
+    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+RAW_YAML = st.sampled_from(UNCONSTRUCTIBLE + [
+    "1e999", "1.0e+999", "-.inf", ".nan", "yes", "Off", "~", "0777", "0b101", "1:20", "*undefined", "&a x", "[", "{",
+    "'", '"', "|", ">", "!!str 1", "!!int 1e3", "!!python/name:os.system", "!!merge x", "<<: {a: 1}", "[[[[[]]]]]",
+    "'\\x00'", '"\\x1b[2J"', '"\\0"', "2021-11-10 10:00:00 +07:00", "'" + "x" * 10_000 + "'"])
+PLACEHOLDER = "__hostile_value__"
+
+
+def leaf_paths(data, path=()):
+    """Every field of a parsed document: each scalar, list and mapping below the top."""
+    if path:
+        yield path
+    children = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in children:
+        yield from leaf_paths(value, path + (key,))
+
+
+def with_value(base, path, value, raw: bool) -> str:
+    """`base` (plain data) as YAML text with the value at `path` replaced (raw: YAML text pasted verbatim)."""
+    import copy
+
+    data = copy.deepcopy(base)
+    target = data
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = PLACEHOLDER
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=10**9)
+    if not raw:
+        value = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10**9)
+        value = value.removesuffix("\n").removesuffix("\n...")
+    return text.replace(PLACEHOLDER, value, 1)
+
+
+def hostile_documents(base):
+    """YAML text of `base` with one field replaced: by hostile text, any plain value, or raw YAML pasted in."""
+    paths = sorted(leaf_paths(base), key=str)
+    values = {"text": HOSTILE_TEXT.map(lambda v: (v, False)), "plain": PLAIN_VALUES.map(lambda v: (v, False)),
+              "raw": RAW_YAML.map(lambda v: (v, True))}
+    kinds = st.sampled_from(["text", "raw", "text", "plain", "raw"]).flatmap(values.__getitem__)
+    return st.tuples(st.sampled_from(paths), kinds).map(lambda case: with_value(base, case[0], *case[1]))
+
+
+def invoke(*args):
+    from typer.testing import CliRunner
+
+    from regionkit.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+PROPERTY = settings(max_examples=40, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                           HealthCheck.data_too_large])
+FULL_PROFILE = {
+    "schema_version": 1,
+    "region": {"code": "36.01", "name": "Kabupaten Pandeglang", "kind": "kabupaten", "province": "Banten",
+               "parent": None, "capital": "Pandeglang", "timezone": "Asia/Jakarta", "domain": "pandeglangkab.go.id",
+               "logo": None, "colours": {"primary": "#1f4e79", "accent": "#f2a900"},
+               "head": {"title": "Bupati", "name": "Budi"}},
+    "units": [{"code": "diskominfo", "name": "Dinas Komunikasi dan Informatika", "acronym": "DISKOMINFO",
+               "kind": "opd", "head": {"title": "Kepala Dinas", "name": "Ani"}, "address": "Jl. A. Yani 1",
+               "phone": "+62 253 123", "email": "kominfo@pandeglangkab.go.id"},
+              {"code": "kec-labuan", "name": "Kecamatan Labuan", "kind": "kecamatan", "wilayah": "36.01.12"}],
+    "apps": {"sso": {"auto": True, "settings": {"theme": "blue"}}, "e-office": None},
+    "hosts": [{"name": "web1", "address": "192.0.2.11", "port": 22, "user": "root", "roles": ["web", "db"],
+               "ssh_key": "keys/id_ed25519", "known_hosts": "keys/known_hosts"}],
+    "artifacts": {"store": "artifacts"},
+}
+
+
+@pytest.fixture(scope="module")
+def hostile_project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("hostile") / "pdg"
+    root.mkdir()
+    (root / "region.yaml").write_text(yaml.safe_dump(FULL_PROFILE, sort_keys=False))
+    return root
+
+
+@PROPERTY
+@given(text=hostile_documents(FULL_PROFILE))
+def test_any_hostile_value_in_region_yaml(hostile_project: Path, mini_catalog: Path, text: str):
+    import contextlib
+
+    profile = hostile_project / "region.yaml"
+    profile.write_text(text, encoding="utf-8")
+    with contextlib.chdir(hostile_project):
+        refused_or_ok(invoke("validate", "--catalog", mini_catalog), file=profile)
+        before = profile.read_bytes()
+        if refused_or_ok(invoke("apps", "add", "laksa", "--catalog", mini_catalog), profile, before, profile) == 0:
+            old, new = yaml.safe_load(before), yaml.safe_load(profile.read_bytes())  # item 14: only apps changed
+            assert {k: v for k, v in new.items() if k != "apps"} == {k: v for k, v in old.items() if k != "apps"}
+            assert "laksa" in new["apps"]
+
+
+CATALOG_BASE = yaml.safe_load((Path(__file__).parent / "data" / "mini-catalog.yaml").read_text())
+
+
+@PROPERTY
+@given(text=hostile_documents(CATALOG_BASE))
+def test_any_hostile_value_in_a_catalog(tmp_path_factory, text: str):
+    path = tmp_path_factory.mktemp("catalog") / "catalog.yaml"
+    path.write_text(text, encoding="utf-8")
+    refused_or_ok(invoke("catalog", "validate", path), file=path)
+    refused_or_ok(invoke("catalog", "list", "--catalog", path), file=path)
+
+
+AGREEMENTS_BASE = {"agreements": [{"number": "180/12-Kominfo/2021", "kind": "pks", "date": date(2021, 11, 10),
+                                   "parties": [{"code": "36.71", "name": "Kota Tangerang"},
+                                               {"code": "36.01", "name": "Kabupaten Pandeglang"}],
+                                   "apps": ["e-office", "sigap"], "source": "signed copy"}]}
+
+
+@PROPERTY
+@given(text=hostile_documents(AGREEMENTS_BASE))
+def test_any_hostile_value_in_agreements_yaml(tmp_path_factory, text: str):
+    path = tmp_path_factory.mktemp("agreements") / "agreements.yaml"
+    path.write_text(text, encoding="utf-8")
+    refused_or_ok(invoke("agreements", "list", "--agreements", path), file=path)
+    before = path.read_bytes()
+    if refused_or_ok(invoke(*AGREEMENT[:2], "--number", "9/2026", *AGREEMENT[4:], "--agreements", path),
+                     path, before, path) == 0:
+        old, new = yaml.safe_load(before), yaml.safe_load(path.read_bytes())
+        assert new["agreements"][:-1] == ((old or {}).get("agreements") or [])
+        assert new["agreements"][-1]["number"] == "9/2026"
+
+
+LEDGER_BASE = {"v": 1, "seq": 1, "prev": ledger.GENESIS, "action": "deploy", "result": "succeeded",
+               "region_code": "36.01", "region_name": "Kabupaten Pandeglang", "app": "e-office", "version": "1.0",
+               "host": "web1", "started": "2021-11-10T01:00:00Z", "finished": "2021-11-10T01:30:00Z",
+               "operator": "budi", "kit_version": "0.1.0", "catalog_digest": None, "config_digest": None,
+               "run_id": "20211110T010000Z-abc", "agreement": None}
+OTHER_JSON = st.one_of(st.integers(-(2**70), 2**70), st.floats(), st.booleans(), st.none(),
+                       st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers()))
+JSON_VALUES = st.sampled_from([HOSTILE_TEXT, HOSTILE_TEXT, OTHER_JSON]).flatmap(lambda values: values)
+
+
+@PROPERTY
+@given(field=st.sampled_from(sorted(LEDGER_BASE)), value=JSON_VALUES, rehash=st.sampled_from([True, True, False]))
+def test_any_hostile_value_in_a_ledger(tmp_path_factory, field: str, value, rehash: bool):
+    """A hostile value in any field, its hash recomputed (so it reaches validation and printing) or not."""
+    folder = tmp_path_factory.mktemp("ledger")
+    path = folder / "ledger.jsonl"
+    data = {**LEDGER_BASE, field: value}
+    data["hash"] = ledger.entry_hash(data) if rehash else "0" * 64
+    path.write_bytes(ledger.canonical(data) + b"\n")
+    for command in (["audit", "verify"], ["audit", "list"], ["audit", "region", "36.01"]):
+        refused_or_ok(invoke(*command, "--ledger", path), path, path.read_bytes(), path)
+    result = invoke("audit", "import", path, "--registry", folder / "registry.sqlite")
+    assert result.exit_code in (0, 2) and "internal error" not in result.output, result.output
