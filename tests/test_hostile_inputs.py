@@ -105,6 +105,25 @@ def test_markup_in_a_bundle_manifest_is_printed_as_text_by_bundle_verify(tmp_pat
     assert f"region 36.01 {MARKUP}" in result.stdout and str(out) in result.stdout
 
 
+def test_the_consoles_read_no_markup_even_when_asked(capsys):
+    from rich.table import Table
+    from rich.tree import Tree
+
+    from regionkit.cli.output import stdout, styled
+
+    table = Table(title="[/]title")
+    table.add_column("[bold]head")
+    table.add_row("[link=x]cell :smile:")
+    stdout.print("[/] [link=x]y :smile:", markup=True, emoji=True)
+    stdout.print(table)
+    stdout.print(Tree("[/]label"))
+    stdout.print(styled(("ok", "green"), " [/]\x1b[2J"))
+    out = capsys.readouterr().out
+    for text in ("[/] [link=x]y :smile:", "[/]title", "[bold]head", "[link=x]cell :smile:", "[/]label",
+                 "ok [/]\\x1b[2J"):
+        assert text in out
+
+
 def test_terminal_control_sequences_in_user_data_are_shown_escaped(tmp_path: Path, cli):
     path = tmp_path / "agreements.yaml"
     source = "Kab \x1b[2J\x1b]8;;http://x\x07Y\u202eZ"

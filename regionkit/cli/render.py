@@ -20,7 +20,7 @@ def render(
 ) -> None:
     """Render config, branding and unit sites for the chosen apps into a build folder, atomically."""
     from regionkit.catalog import load_catalog
-    from regionkit.cli.output import print_json, stdout, styled
+    from regionkit.cli.output import print_json, stdout, styled, visible
     from regionkit.project import Project
     from regionkit.render import Renderer
 
@@ -34,7 +34,7 @@ def render(
         elif chunks:
             from rich.syntax import Syntax
 
-            stdout.print(Syntax("".join(chunks), "diff", theme="ansi_dark", background_color="default"))
+            stdout.print(Syntax(visible("".join(chunks)), "diff", theme="ansi_dark", background_color="default"))
         else:
             stdout.print("no changes")
         return
