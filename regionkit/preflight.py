@@ -395,6 +395,6 @@ def probe(project: Project, profile: Profile, host_names: list[str], tuned: bool
             continue
         try:
             found[name] = json.loads(answer)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, 5000-digit numbers, nested thousands deep
             found[name] = f"the probe's answer is not JSON (see {path})"
     return found

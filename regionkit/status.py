@@ -181,7 +181,7 @@ def check(target: Target, timeout: float = DEFAULT_TIMEOUT, port: int = HTTP_POR
 def _health_document(body: bytes) -> dict | None:
     try:
         document = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, 5000-digit numbers, nested thousands deep
         return None
     return document if isinstance(document, dict) else None
 

@@ -466,3 +466,10 @@ def test_any_hostile_value_in_a_ledger(tmp_path_factory, field: str, value, reha
         refused_or_ok(invoke(*command, "--ledger", path), path, path.read_bytes(), path)
     result = invoke("audit", "import", path, "--registry", folder / "registry.sqlite")
     assert result.exit_code in (0, 2) and "internal error" not in result.output, result.output
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000, b'{"version": ' + b"9" * 5000 + b"}", b"\xff"])
+def test_a_health_answer_json_cannot_read_is_no_document(body):
+    from regionkit.status import _health_document
+
+    assert _health_document(body) is None
