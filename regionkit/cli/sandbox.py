@@ -87,7 +87,8 @@ def status(name: NameOption = "default", json: JsonOption = False) -> None:
                          f"run: regionkit sandbox down --name {name}")
         return
     stdout.print(f"sandbox {name} on {report.subnet}")
-    _hosts_table([(h.name, h.address, "", "yes" if h.sshd else styled(("no", "red"))) for h in report.hosts], roles=False)
+    _hosts_table([(h.name, h.address, "", "yes" if h.sshd else styled(("no", "red"))) for h in report.hosts],
+                 roles=False)
 
 
 def _project_here():
