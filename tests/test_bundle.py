@@ -477,3 +477,70 @@ def test_create_refuses_a_link_out_of_the_project(office_project, tmp_path, targ
     with pytest.raises(InputError) as refused:
         copied(office_project, tmp_path)
     assert "assets/notes.txt" in str(refused.value.location) and "link" in refused.value.message
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The field's first check, with tools the laptop already trusts (docs/field-guide.md, step 2)
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def first_check(doc: str) -> str:
+    """The shell block of `doc` that verifies the signature with openssl."""
+    blocks = [block.split("\n", 1)[1] for block in (DOCS / doc).read_text().split("```sh")[1:]]
+    [check] = [block.split("```", 1)[0] for block in blocks if "openssl pkeyutl" in block.split("```", 1)[0]]
+    return check
+
+
+def signed_field_bundle(tmp_path: Path, key) -> Path:
+    import shutil
+
+    stage = tmp_path / "made"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir()
+    path = make_bundle(stage, key=key, name="pandeglang.tar")
+    return path.rename(tmp_path / "pandeglang.tar")
+
+
+def run_first_check(tmp_path: Path) -> subprocess.CompletedProcess:
+    import shutil
+
+    shutil.rmtree(tmp_path / "pandeglang-check", ignore_errors=True)
+    return subprocess.run(["bash", "-e", "-o", "pipefail", "-c", first_check("field-guide.md")], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.skipif(subprocess.run(["sh", "-c", "command -v openssl sha256sum base64"], capture_output=True)
+                    .returncode != 0, reason="needs openssl and coreutils")
+def test_the_field_guides_first_check_trusts_only_openssl_and_refuses_tampering(tmp_path):
+    private, _ = bundle.generate_key(tmp_path / "kominfo-bundle.key")
+    assert (tmp_path / "kominfo-bundle.key.pub.pem").read_text().startswith("-----BEGIN PUBLIC KEY-----")
+    key = bundle.load_private_key(private)
+    path = signed_field_bundle(tmp_path, key)
+    good = run_first_check(tmp_path)
+    assert good.returncode == 0 and "Signature Verified Successfully" in good.stdout, good.stdout + good.stderr
+
+    flip_byte_of(path, "wheels/regionkit-0.1.0-py3-none-any.whl")  # a changed wheel
+    changed = run_first_check(tmp_path)
+    assert changed.returncode != 0 and "FAILED" in changed.stdout + changed.stderr
+
+    other = bundle.load_private_key(bundle.generate_key(tmp_path / "other" / "k")[0])
+    path.unlink()
+    signed_field_bundle(tmp_path, other)  # signed, but not by the office
+    forged = run_first_check(tmp_path)
+    assert forged.returncode != 0 and "Signature Verified Successfully" not in forged.stdout
+
+    path.unlink()
+    (tmp_path / "u").mkdir()
+    make_bundle(tmp_path / "u", name="pandeglang.tar").rename(path)  # not signed at all
+    unsigned = run_first_check(tmp_path)
+    assert unsigned.returncode != 0 and "Signature Verified Successfully" not in unsigned.stdout
+
+
+def test_the_indonesian_guide_and_bundle_md_run_the_same_first_check():
+    def commands(text: str) -> list[str]:
+        return [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+    english = commands(first_check("field-guide.md"))
+    assert commands(first_check("field-guide.id.md")) == english
+    assert commands(first_check("bundle.md"))[:len(english)] == english
