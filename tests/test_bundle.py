@@ -544,3 +544,21 @@ def test_the_indonesian_guide_and_bundle_md_run_the_same_first_check():
     english = commands(first_check("field-guide.md"))
     assert commands(first_check("field-guide.id.md")) == english
     assert commands(first_check("bundle.md"))[:len(english)] == english
+
+
+def test_a_listed_file_that_is_also_a_folder_of_another_listed_file_is_refused(tmp_path):
+    files = {"project/x": b"a file\n", "project/x/y": b"inside a file?\n"}
+    manifest = {"format": bundle.FORMAT, "kit_version": "0.1.0", "created": "2026-11-23T00:00:00Z",
+                "region": {"code": "36.01", "name": "Kabupaten Pandeglang"}, "apps": [],
+                "files": {name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+                          for name, data in files.items()}}
+    path = tmp_path / "b.tar"
+    with tarfile.open(path, "w") as tar:
+        add_member(tar, bundle.MANIFEST, data=json.dumps(manifest).encode())
+        for name, data in files.items():
+            add_member(tar, name, data=data)
+    dest = tmp_path / "field"
+    with pytest.raises(ValidationFailed) as refused:
+        bundle.extract(path, dest)
+    assert "project/x" in str(refused.value.problems[0]) and "file and a folder" in str(refused.value.problems[0])
+    assert not dest.exists()
