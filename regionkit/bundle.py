@@ -221,7 +221,7 @@ def _bundle_rules(root: Path, profile) -> Callable[[str, bool], bool]:
     store = _store_inside(root, profile)
     keys = {_inside_project(root, host.ssh_key) for host in profile.hosts if host.ssh_key}
     private = {name for name in keys | {store} if name is not None}
-    rules = _ignore_rules(root / ".gitignore")
+    ignored = _ignore_rules(root / ".gitignore")
 
     def leave_out(name: str, is_dir: bool) -> bool:
         base = name.rsplit("/", 1)[-1]
@@ -229,7 +229,7 @@ def _bundle_rules(root: Path, profile) -> Callable[[str, bool], bool]:
                 or fnmatch.fnmatchcase(base, "*vault-password*") or name in private \
                 or ("/" not in name and base.startswith(("regionkit-bundle-", ".regionkit-bundle-"))):
             return True
-        return _ignored(name, is_dir, rules)
+        return ignored(name, is_dir)
 
     return leave_out
 
@@ -242,65 +242,19 @@ def _inside_project(root: Path, path: str) -> str | None:
     return full.relative_to(base).as_posix() if full.is_relative_to(base) and full != base else None
 
 
-def _ignore_rules(path: Path) -> list[tuple[re.Pattern, bool, bool]]:
-    """(pattern, negated, folders only) of each rule of a .gitignore file, in order (git's syntax: `#`
-    comments, `!` negation, a trailing `/` for folders, a `/` at the start or inside anchors the rule to the
-    project's top; `*`, `?`, `[...]` and `**`)."""
+def _ignore_rules(path: Path) -> Callable[[str, bool], bool]:
+    """Whether the project's .gitignore (git's own syntax, read by pathspec) ignores a relative posix path,
+    `is_dir` telling a folder from a file. No .gitignore, or an unreadable one, ignores nothing."""
+    import pathspec
+
     from regionkit.confined import read_inside
 
     try:
         text = read_inside(path.parent, path.name, MAX_PROJECT_FILE_BYTES).decode("utf-8", "replace")
     except ValueError:
-        return []
-    rules = []
-    for line in text.splitlines():
-        line = line.rstrip()
-        if not line or line.startswith("#"):
-            continue
-        negated = line.startswith("!")
-        line = line[1:] if negated else line.removeprefix("\\")
-        folders_only = line.endswith("/")
-        line = line.rstrip("/")
-        anchored = "/" in line
-        line = line.lstrip("/")
-        if line:
-            rules.append((re.compile(("" if anchored else "(?:.*/)?") + _glob_regex(line)), negated, folders_only))
-    return rules
-
-
-def _glob_regex(pattern: str) -> str:
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[" and "]" in pattern[i + 2:]:
-            end = pattern.index("]", i + 2)
-            body = pattern[i + 1:end]
-            out.append("[" + ("^" + body[1:] if body.startswith("!") else body).replace("\\", "\\\\") + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return "".join(out)
-
-
-def _ignored(name: str, is_dir: bool, rules: list[tuple[re.Pattern, bool, bool]]) -> bool:
-    """Whether the last rule matching `name` ignores it."""
-    ignored = False
-    for pattern, negated, folders_only in rules:
-        if (is_dir or not folders_only) and pattern.fullmatch(name):
-            ignored = not negated
-    return ignored
+        return lambda name, is_dir: False
+    spec = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
+    return lambda name, is_dir: spec.match_file(f"{name}/" if is_dir else name)
 
 
 def _store_inside(root: Path, profile) -> str | None:
