@@ -1,0 +1,200 @@
+"""Values are data: project values never run as code on the control node, never become SSH options, and never
+break out of a line of a generated file (issue 11 items 1-3, issue 13 item 1).
+
+Three layers, each tested on its own:
+- `validate` refuses control characters and template syntax, and SSH paths and login names that are not plain
+  (the CLI tests run the real `regionkit plan` / `preflight` and check that no marker file appears);
+- whatever reaches Ansible is marked `!unsafe` (real ansible-playbook, and Ansible's own loader, on values that
+  bypass validation);
+- every generated format escapes what it holds (rendering with values that bypass validation).
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import shlex
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import with_hosts
+from regionkit import preflight, runner
+from regionkit.catalog import load_catalog
+from regionkit.errors import ValidationFailed
+from regionkit.inventory import inventory, write_run_files
+from regionkit.project import Project
+from regionkit.region import load_profile
+from regionkit.render import Renderer
+from regionkit.scaffold import InitOptions, create_project, propose_profile
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def regionkit(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """The real command, in a process of its own, importing this checkout (whatever the tests' current folder)."""
+    return subprocess.run([sys.executable, "-m", "regionkit", "-C", str(project), *args], capture_output=True,
+                          text=True, timeout=300, cwd=REPO)
+
+
+def pipe(marker: Path) -> str:
+    """Ansible template syntax that creates `marker` when Ansible evaluates it."""
+    return f"{{{{ lookup('pipe', 'touch {marker}') }}}}"
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (so that Ansible fails to connect, after templating its settings)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def edit(root: Path, old: str, new: str) -> None:
+    path = root / "region.yaml"
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def errors(cli) -> list[dict]:
+    result = cli("validate", "--json")
+    assert result.exit_code == 2, result.output
+    return json.loads(result.stdout)["errors"]
+
+
+# --- 1 and 2: the real commands, with the attacks of the issue ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pangkep(tmp_path_factory) -> Path:
+    """Kabupaten Pangkajene dan Kepulauan (73.10) with e-Office and the demo artifact store: `plan` and
+    `preflight` go as far as Ansible. Its one host is 127.0.0.1 on a closed port. Tests restore region.yaml."""
+    root = tmp_path_factory.mktemp("attacks") / "pangkep"
+    root.mkdir()
+    init = regionkit(root, "init", str(root), "--region", "73.10", "--no-input")
+    assert init.returncode == 0, init.stderr
+    assert regionkit(root, "apps", "add", "e-office").returncode == 0
+    edit(root, "hosts: []\n", f"hosts:\n  - {{name: web1, address: 127.0.0.1, port: {closed_port()}, roles: [web, db]}}\n")
+    assert regionkit(root, "artifacts", "build-demo").returncode == 0
+    return root
+
+
+HOST_LINE = "roles: [web, db]}"
+
+
+@pytest.mark.parametrize("old, new, field", [
+    ("  name: Kabupaten Pangkajene dan Kepulauan", "  name: \"Kab X{pipe}\"", "region.name"),
+    (HOST_LINE, "roles: [web, db], user: \"root{pipe}\"}", "hosts[0].user"),
+    (HOST_LINE, "roles: [web, db], known_hosts: '/tmp/kh -o ProxyCommand=\"touch {marker}\"'}", "hosts[0].known_hosts"),
+    (HOST_LINE, "roles: [web, db], ssh_key: '/tmp/key\" -o ProxyCommand=\"touch {marker}'}", "hosts[0].ssh_key"),
+], ids=["region-name-template", "host-user-template", "known-hosts-proxycommand", "ssh-key-proxycommand"])
+@pytest.mark.parametrize("command", ["plan", "preflight"])
+def test_plan_and_preflight_refuse_and_run_nothing(pangkep, command, old, new, field):
+    marker = pangkep.parent / f"pwned-{command}-{field}"
+    original = (pangkep / "region.yaml").read_text()
+    try:
+        edit(pangkep, old, new.replace("{pipe}", pipe(marker)).replace("{marker}", str(marker)))
+        result = regionkit(pangkep, command)
+        assert not marker.exists(), f"{command} ran the command in {field}"
+        assert result.returncode == 2, result.stderr
+        assert f"region.yaml:" in result.stderr and field in result.stderr
+        assert "Traceback" not in result.stderr
+    finally:
+        (pangkep / "region.yaml").write_text(original)
+
+
+# --- 2: SSH arguments ---------------------------------------------------------------------------------------------
+
+
+WEB1 = "address: 192.0.2.11, roles: [web]}"  # the host line of conftest.with_hosts
+
+
+@pytest.mark.parametrize("value", [
+    '/tmp/kh -o ProxyCommand="touch x"', "-oProxyCommand=touch", "/tmp/a b", "/tmp/a\tb", "/tmp/a%h", "/tmp/${HOME}",
+    "/tmp/a'b", '/tmp/a"b', "/tmp/a;b", "/tmp/a$(id)", "/tmp/a\nb", "",
+])
+@pytest.mark.parametrize("field", ["known_hosts", "ssh_key"])
+def test_ssh_paths_must_be_plain_paths(cli, project, field, value):
+    with_hosts(project)
+    edit(project, WEB1, f"address: 192.0.2.11, roles: [web], {field}: {json.dumps(value)}}}")
+    line = (project / "region.yaml").read_text().splitlines().index(f"  - {{name: web1, address: 192.0.2.11, "
+                                                                  f"roles: [web], {field}: {json.dumps(value)}}}") + 1
+    found = {e["field"]: e for e in errors(cli)}
+    assert found[f"hosts[0].{field}"]["line"] == line, found
+
+
+@pytest.mark.parametrize("value", ["~/.ssh/known_hosts", "keys/web1_ed25519", "/root/.ssh/id-rsa.pub+x@y", "~budi/k"])
+def test_ordinary_ssh_paths_pass_and_are_quoted(cli, project, value):
+    with_hosts(project)
+    edit(project, WEB1, f"address: 192.0.2.11, roles: [web], ssh_key: {value}, known_hosts: {value}}}")
+    assert cli("validate").exit_code == 0
+    entry = inventory(Project(project).profile())["all"]["hosts"]["web1"]
+    assert shlex.split(entry["ansible_ssh_common_args"]) == ["-o", "IdentitiesOnly=yes", "-o",
+                                                             f"UserKnownHostsFile={value}"]
+    assert entry["ansible_ssh_private_key_file"] == value
+
+
+@pytest.mark.parametrize("value", ["root -oProxyCommand=x", "-oProxyCommand=x", "root;id", "r" * 33, "1root", ""])
+def test_host_users_are_login_names(cli, project, value):
+    with_hosts(project)
+    edit(project, WEB1, f"address: 192.0.2.11, roles: [web], user: {json.dumps(value)}}}")
+    assert "hosts[0].user" in {e["field"] for e in errors(cli)}
+
+
+# --- 1 and 3: validate refuses control characters and template syntax, naming file, line and field -----------
+
+
+@pytest.mark.parametrize("old, new, field, message", [
+    ("  name: Kabupaten Pandeglang", "  name: \"Kab X{{ lookup('pipe','touch m') }}\"", "region.name",
+     "contains template syntax '{{'"),
+    ("  province: Banten", "  province: \"{% if true %}Banten{% endif %}\"", "region.province",
+     "contains template syntax '{%'"),
+    ("  capital: Pandeglang", "  capital: \"Pandeglang {# x #}\"", "region.capital", "contains template syntax '{#'"),
+    ("  name: Kabupaten Pandeglang", "  name: |\n    Kabupaten Pandeglang\n    }\n    server { listen 80; }\n"
+     "    EVIL=1\n    */", "region.name", "contains a line break (U+000A)"),
+    ("    name: Sekretariat Daerah", "    name: \"Sekretariat\\rDaerah\"", "units[0].name",
+     "contains a carriage return (U+000D)"),
+    ("    title: Bupati", "    title: \"Bupati\\t\"", "region.head.title", "contains a tab (U+0009)"),
+    ("    name: null", "    name: \"Budi\\u2028Santoso\"", "region.head.name", "a control character (U+2028)"),
+    ("    name: null", "    name: \"Budi\\x85\"", "region.head.name", "a control character (U+0085)"),
+    ("    name: null", "    name: \"Budi\\0\"", "region.head.name", "a control character (U+0000)"),
+])
+def test_validate_refuses_control_characters_and_template_syntax(cli, project, old, new, field, message):
+    edit(project, old, new)
+    line = next(i + 1 for i, text in enumerate((project / "region.yaml").read_text().splitlines())
+                if text.startswith(new.splitlines()[0]))
+    [error] = [e for e in errors(cli) if e["field"] == field]
+    assert message in error["message"] and error["line"] == line
+    assert error["file"] == str(project / "region.yaml")
+
+
+def test_app_settings_may_hold_template_syntax_but_not_control_characters(cli, project):
+    with_hosts(project)
+    assert cli("apps", "add", "e-office").exit_code == 0
+    edit(project, "  e-office: {}", "  e-office:\n    settings: {greeting: 'Halo {{ nama }}', motd: \"a\\nb\"}")
+    [error] = errors(cli)
+    assert error["field"] == "apps.e-office.settings.motd" and "line break" in error["message"]
+    edit(project, 'motd: "a\\nb"', '"bad\\nkey": 1, "A=1 B": 2')
+    found = {e["field"]: e["message"] for e in errors(cli)}
+    assert "key contains a line break" in found["apps.e-office.settings.bad\nkey"]
+    assert "should match pattern" in found["apps.e-office.settings.A=1 B.[key]"]
+
+
+def test_catalog_validate_refuses_control_characters_and_template_syntax(cli, write_catalog, catalog_text):
+    text = catalog_text.replace("    name: SSO Tangerang", '    name: "SSO\\nExecStartPre=/bin/true"', 1)
+    text = text.replace("      en: Single sign-on for every government app.",
+                        "      en: \"Single {{ lookup('pipe', 'id') }}\"", 1)
+    result = cli("catalog", "validate", write_catalog(text), "--json")
+    assert result.exit_code == 2
+    found = {(e["field"], e["line"]): e["message"] for e in json.loads(result.stdout)["problems"]}
+    assert "contains a line break" in found[("apps[sso].name", 20)]
+    assert "template syntax '{{'" in found[("apps[sso].summary.en", 26)]
+
+
+def test_the_kit_catalog_holds_only_plain_values():
+    load_catalog()  # raises ValidationFailed on any control character or template syntax
