@@ -108,6 +108,113 @@ def test_plan_and_preflight_refuse_and_run_nothing(pangkep, command, old, new, f
         (pangkep / "region.yaml").write_text(original)
 
 
+# --- 1: Ansible never templates what regionkit hands it -----------------------------------------------------------
+
+
+def hostile_profile(root: Path, markers: Path):
+    """The project's profile with template syntax in every host and region field, as if validation were bypassed."""
+    profile = load_profile(root / "region.yaml")
+    host = profile.hosts[0].model_copy(update={
+        "user": "root" + pipe(markers / "pwned-user"), "ssh_key": "/tmp/key" + pipe(markers / "pwned-key"),
+        "known_hosts": "/tmp/kh" + pipe(markers / "pwned-known-hosts")})
+    region = profile.region.model_copy(update={"name": "Kab X" + pipe(markers / "pwned-region-name"),
+                                               "domain": "x.go.id" + pipe(markers / "pwned-domain")})
+    return profile.model_copy(update={"hosts": [host], "region": region})
+
+
+def hostile_apps(markers: Path) -> list[dict]:
+    return [{"id": "e-office", "name": "e-Office" + pipe(markers / "pwned-app-name"), "version": "1.0.0",
+             "fqdn": "e-office.x.go.id" + pipe(markers / "pwned-fqdn"), "sites": ["s" + pipe(markers / "pwned-site")],
+             "artifact": {"path": "/tmp/a" + pipe(markers / "pwned-artifact"), "sha256": "0" * 64}}]
+
+
+def test_the_preflight_probe_never_templates_host_settings(pangkep, tmp_path):
+    profile = hostile_profile(pangkep, tmp_path)
+    answers = preflight.probe(Project(pangkep), profile, ["web1"])
+    assert isinstance(answers["web1"], str)  # unreachable: nothing answers on the port
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "Ansible evaluated a host setting"
+
+
+PLAYBOOK = """\
+- name: Use every value regionkit hands Ansible
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Write them back
+      ansible.builtin.copy:
+        dest: "{{ out }}"
+        mode: "0600"
+        content: >-
+          {{ {'region': regionkit_region, 'apps': regionkit_apps, 'build': regionkit_build_dir,
+              'clients': regionkit_db_clients,
+              'host': {'user': hostvars['web1'].ansible_user, 'key': hostvars['web1'].ansible_ssh_private_key_file,
+                       'args': hostvars['web1'].ansible_ssh_common_args}} | to_json }}
+"""
+
+
+def test_ansible_reads_every_generated_value_as_text(pangkep, tmp_path):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    profile = hostile_profile(pangkep, markers)
+    apps = hostile_apps(markers)
+    files = write_run_files(pangkep, profile, apps, pangkep / "build")
+    play = tmp_path / "play.yml"
+    play.write_text(PLAYBOOK)
+    out = tmp_path / "out.json"
+    done = subprocess.run([runner.ansible_playbook(), str(play), "-i", str(files.inventory), "-e",
+                           f"@{files.variables}", "-e", json.dumps({"out": str(out)})],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          env={"PATH": "/usr/bin:/bin", "ANSIBLE_CONFIG": str(files.config),
+                               "ANSIBLE_LOCALHOST_WARNING": "0", "HOME": str(tmp_path)})
+    assert sorted(p.name for p in markers.iterdir()) == [], "Ansible evaluated a value of the project"
+    assert done.returncode == 0, done.stdout + done.stderr
+    seen = json.loads(out.read_text())
+    assert seen["region"]["name"] == profile.region.name and seen["region"]["domain"] == profile.region.domain
+    assert seen["apps"] == apps
+    host = profile.hosts[0]
+    assert seen["host"]["user"] == host.user and seen["host"]["key"] == host.ssh_key
+    assert shlex.split(seen["host"]["args"]) == ["-o", "IdentitiesOnly=yes", "-o",
+                                                 f"UserKnownHostsFile={host.known_hosts}"]
+
+
+def _strings(data, path=""):
+    if isinstance(data, str):
+        yield path, data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from _strings(value, f"{path}.{key}")
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            yield from _strings(item, f"{path}[{index}]")
+
+
+class _UnsafeAsText(yaml.SafeLoader):
+    pass
+
+
+_UnsafeAsText.add_constructor("!unsafe", lambda loader, node: loader.construct_mapping(node, deep=True))
+
+
+def test_ansibles_loader_finds_every_generated_string_unsafe(pangkep, tmp_path):
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import is_trusted_as_template
+
+    profile = hostile_profile(pangkep, tmp_path)
+    files = write_run_files(pangkep, profile, hostile_apps(tmp_path), pangkep / "build")
+    preflight.probe(Project(pangkep), profile, ["web1"])
+    loader = DataLoader()
+    checked = 0
+    for path in (files.inventory, files.variables, pangkep / ".regionkit/preflight/inventory.yml",
+                 pangkep / ".regionkit/preflight/vars.yml"):
+        loaded = loader.load_from_file(str(path), trusted_as_template=True)  # as the inventory and -e @ do
+        assert loaded == yaml.load(path.read_text(), Loader=_UnsafeAsText)  # the tag changes nothing but trust
+        for where, value in _strings(loaded):
+            assert not is_trusted_as_template(value), f"{path.name}{where} would be templated: {value!r}"
+            checked += 1
+    assert checked > 20
+
+
 # --- 2: SSH arguments ---------------------------------------------------------------------------------------------
 
 
