@@ -31,6 +31,7 @@ from regionkit.project import Project
 from regionkit.region import load_profile
 from regionkit.render import Renderer
 from regionkit.scaffold import InitOptions, create_project, propose_profile
+from regionkit.textfilters import comment_text, nginx, quote, systemd, yaml_value
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -305,3 +306,166 @@ def test_catalog_validate_refuses_control_characters_and_template_syntax(cli, wr
 
 def test_the_kit_catalog_holds_only_plain_values():
     load_catalog()  # raises ValidationFailed on any control character or template syntax
+
+
+# --- 3: every generated format escapes what it holds -----------------------------------------------------------
+
+
+HOSTILE = ("Kab X\n}\nserver { listen 80; return 200 pwned; }\nEVIL=1\nphp_admin_value[auto_prepend_file] = /tmp/x.php\n"
+           "ExecStartPre=/bin/touch /tmp/pwned\n*/ body { display: none } /*\r\t\x0b\x85\u2028 $(touch pwned-shell) "
+           "`touch pwned-tick` \"quoted\" back\\slash 100% --> {{ 7*7 }} ; # [x]")
+HOSTILE_DOMAIN = 'x.go.id;\n}\nserver {\n  listen 80; root "/"; \\'
+
+
+@pytest.fixture
+def rendered(cli, project):
+    """(benign, hostile): the files of e-Office (PHP), SSO (a service), the unit sites and a national platform,
+    rendered for the project as it is, and with a hostile region name and domain that bypass validation."""
+    with_hosts(project)
+    assert cli("apps", "add", "e-office", "website-opd", "sp4n-lapor").exit_code == 0
+    profile = load_profile(project / "region.yaml")
+    catalog = load_catalog()
+    benign, _ = Renderer(project, profile, catalog).render_files()
+    region = profile.region.model_copy(update={"name": HOSTILE, "domain": HOSTILE_DOMAIN})
+    catalog.apps["sso"] = catalog.apps["sso"].model_copy(update={"name": HOSTILE})
+    hostile, _ = Renderer(project, profile.model_copy(update={"region": region}), catalog).render_files()
+    return ({k: v.decode() for k, v in benign.items() if k.startswith("apps/")},
+            {k: v.decode() for k, v in hostile.items() if k.startswith("apps/")})
+
+
+def nginx_statements(text: str) -> list[tuple[int, list[str]]]:
+    """nginx.conf read by nginx's own lexical rules (ngx_conf_read_token): every statement as (depth, words),
+    with quotes and escapes resolved; `{` ends a block's opening statement, `}` is a statement of its own."""
+    statements, words, word, depth, i = [], [], None, 0, 0
+    while i < len(text):
+        char = text[i]
+        if char == "#" and word is None:
+            i = text.find("\n", i) if "\n" in text[i:] else len(text)
+        elif char in "\"'" and word is None:
+            i, value = i + 1, ""
+            while text[i] != char:
+                if text[i] == "\\" and text[i + 1] in "\"'\\ntr":
+                    value += {"n": "\n", "t": "\t", "r": "\r"}.get(text[i + 1], text[i + 1])
+                    i += 2
+                else:
+                    value, i = value + text[i], i + 1
+            words.append(value)
+            i += 1
+        elif char.isspace() or char in ";{}":
+            if word is not None:
+                words.append(word)
+                word = None
+            if char in ";{":
+                statements.append((depth, words + ([char] if char == "{" else [])))
+                words, depth = [], depth + (char == "{")
+            elif char == "}":
+                depth -= 1
+                statements.append((depth, ["}"]))
+            i += 1
+        else:
+            word, i = (word or "") + char, i + 1
+    assert depth == 0 and words == [] and word is None, "unbalanced"
+    return statements
+
+
+def test_nginx_confs_keep_their_statements_and_read_back_the_names(rendered):
+    benign, hostile = rendered
+    for name in ("apps/e-office/nginx.conf", "apps/sso/nginx.conf", "apps/website-opd/nginx.conf"):
+        assert hostile[name].count("\n") == benign[name].count("\n"), name
+        before, after = nginx_statements(benign[name]), nginx_statements(hostile[name])
+        assert len(after) == len(before), name
+        in_map = False
+        for (old_depth, old), (new_depth, new) in zip(before, after):
+            assert (new_depth, len(new)) == (old_depth, len(old)), (name, new)
+            assert in_map or new[0] == old[0], (name, new)
+            in_map = (old[0] == "map") or (in_map and old != ["}"])
+        names = [words[1:] for _, words in after if words[0] == "server_name"]
+        if name == "apps/website-opd/nginx.conf":
+            assert names == [[f"{unit}.{HOSTILE_DOMAIN}" for unit in ("setda", "setwan", "inspektorat")]
+                             + names[0][3:]]
+        else:
+            assert names == [[f"{name.split('/')[1]}.{HOSTILE_DOMAIN}"]]
+
+
+def test_env_files_keep_every_value_on_its_line_and_a_shell_runs_nothing(rendered, tmp_path):
+    benign, hostile = rendered
+    for name in ("apps/e-office/app.env", "apps/sso/app.env"):
+        lines = hostile[name].split("\n")
+        assert len(lines) == len(benign[name].split("\n"))
+        values = {}
+        for line in lines:
+            if line and not line.startswith("#"):
+                key, _, raw = line.partition("=")
+                values[key] = json.loads(raw)  # as the apps read it (regionkit/workload/lib/workload.php)
+        assert list(values) == [line.partition("=")[0] for line in benign[name].split("\n")
+                                if line and not line.startswith("#")]
+        assert values["REGION_NAME"] == HOSTILE and values["APP_URL"] == f"https://{name.split('/')[1]}.{HOSTILE_DOMAIN}/"
+    (tmp_path / "app.env").write_text(hostile["apps/e-office/app.env"])
+    sourced = subprocess.run(["sh", "-c", 'set -a; . ./app.env; printf %s "$REGION_NAME"'], cwd=tmp_path,
+                             capture_output=True, text=True)  # what the sysvinit script does with it
+    assert sourced.returncode == 0, sourced.stderr
+    assert list(tmp_path.glob("pwned*")) == [], "sourcing app.env ran a command"
+    assert "touch pwned-shell" in sourced.stdout and "\n" not in sourced.stdout
+
+
+def test_php_fpm_pool_and_systemd_unit_gain_no_setting(rendered):
+    benign, hostile = rendered
+    for name, comment in (("apps/e-office/php-fpm.conf", ";"), ("apps/sso/app.service", "#")):
+        assert hostile[name].count("\n") == benign[name].count("\n"), name
+        parsed = []
+        for text in (benign[name], hostile[name]):
+            ini = configparser.ConfigParser(interpolation=None, strict=False, comment_prefixes=(";", "#"))
+            ini.optionxform = str
+            ini.read_string(text)
+            parsed.append({section: sorted(ini[section]) for section in ini.sections()})
+        assert parsed[0] == parsed[1], name
+    description = next(line for line in hostile["apps/sso/app.service"].split("\n") if line.startswith("Description="))
+    assert "100%%" in description and "\\n" in description and "back\\\\slash" in description
+
+
+def test_css_comment_cannot_be_closed_by_a_name(rendered):
+    benign, hostile = rendered
+    for name in ("apps/e-office/theme.css", "apps/sso/theme.css"):
+        css = hostile[name]
+        first, rest = css.split("\n", 1)
+        assert first.startswith("/*") and first.endswith("*/") and first.count("*/") == 1
+        assert rest == benign[name].split("\n", 1)[1]
+
+
+def test_national_integration_yaml_reads_back_the_same_values(rendered):
+    _, hostile = rendered
+    data = yaml.safe_load(hostile["apps/sp4n-lapor/integration.yaml"])
+    assert data["region_name"] == HOSTILE and data["region_domain"] == HOSTILE_DOMAIN
+
+
+# --- the filters on their own ----------------------------------------------------------------------------------
+
+
+def test_filters_keep_plain_values_as_they_were():
+    for value in ("Kabupaten Pandeglang", "Kab. Pangkep's", "e-office.pandeglangkab.go.id"):
+        assert comment_text(value) == value and systemd(value) == value
+    assert nginx("e-office.pandeglangkab.go.id") == "e-office.pandeglangkab.go.id"
+    assert quote("Kab. Pangkep's") == "\"Kab. Pangkep's\"" and yaml_value("Banten") == "Banten"
+
+
+@pytest.mark.parametrize("value", [HOSTILE, "a\nb", "\u2028", "x\\", "--->", "*/*/", "'\"", "$HOME `id`"])
+def test_filters_write_one_line_that_reads_back(value):
+    assert "\n" not in comment_text(value) and len(comment_text(value).splitlines()) <= 1
+    assert "*/" not in comment_text(value, "*/") and "--" not in comment_text(value, "--")
+    assert json.loads(quote(value)) == value and not any(c in quote(value) for c in "$`\n\r\x85\u2028")
+    assert yaml.safe_load(f"k: {yaml_value(value)}")["k"] == value and "\n" not in yaml_value(value)
+    unit = systemd(value)
+    assert len(unit.splitlines()) <= 1 and (len(unit) - len(unit.rstrip("\\"))) % 2 == 0  # never continues
+
+
+def test_nginx_filter_quotes_and_refuses_what_nginx_cannot_hold():
+    from jinja2 import TemplateRuntimeError
+
+    assert nginx('a b;"\\\n') == '"a b;\\"\\\\\\n"'
+    with pytest.raises(TemplateRuntimeError, match="control character"):
+        nginx("a\x0bb")
+
+
+def test_a_multi_line_yaml_value_stays_on_one_line():
+    assert yaml_value({"k": "a\nb", "n": 5}).count("\n") == 0
+    assert yaml.safe_load(yaml_value({"k": "a\nb", "n": 5})) == {"k": "a\nb", "n": 5}
