@@ -308,6 +308,44 @@ def test_the_kit_catalog_holds_only_plain_values():
     load_catalog()  # raises ValidationFailed on any control character or template syntax
 
 
+# --- 3: init never writes a project that does not validate --------------------------------------------------------
+
+
+@pytest.mark.parametrize("args, option", [
+    (["--institution", "Polres X\nschema_version: 2", "--parent", "73.10"], "--institution"),
+    (["--region", "73.10", "--head-name", "Budi{{ 7*7 }}"], "--head-name"),
+    (["--region", "73.10", "--head-title", "Bupati\r"], "--head-title"),
+    (["--institution", "Polres {% raw %}", "--parent", "73.10"], "--institution"),
+])
+def test_init_refuses_values_that_would_not_validate(cli, tmp_path, args, option):
+    target = tmp_path / "p"
+    result = cli("init", target, *args, "--no-input")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: {option}: contains ") and "Traceback" not in result.stderr
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_init_checks_the_written_profile_as_validate_does(tmp_path):
+    profile = propose_profile(InitOptions(region="73.10"))
+    profile["region"]["name"] = "Kab X\nschema_version: 2"  # as if the proposal had let it through
+    with pytest.raises(ValidationFailed, match="would not validate; nothing was written") as caught:
+        create_project(tmp_path / "p", profile)
+    assert any("region.name" in str(p) and "line break" in str(p) for p in caught.value.problems)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_writes_names_with_quotes_and_apostrophes_that_validate(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # -C below changes the folder of this process
+    target = tmp_path / "p"
+    result = cli("init", target, "--institution", "Polres 'Metro' \"Kota\" #1: x", "--parent", "36.71",
+                 "--head-name", "Dr. H. Budi's, S.H.", "--no-input")
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load((target / "region.yaml").read_text())
+    assert data["region"]["name"] == "Polres 'Metro' \"Kota\" #1: x"
+    assert data["region"]["head"]["name"] == "Dr. H. Budi's, S.H."
+    assert cli("-C", target, "validate").exit_code == 0
+
+
 # --- 3: every generated format escapes what it holds -----------------------------------------------------------
 
 
