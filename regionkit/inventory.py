@@ -8,6 +8,7 @@ so Ansible never templates a value, and one holding `{{ ... }}` stays text inste
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,8 @@ import yaml
 
 from regionkit.atomic import write_atomic
 from regionkit.catalog import Catalog, Kind
-from regionkit.errors import InputError
+from regionkit.errors import InputError, Location
+from regionkit.plaintext import CONTROL_CHARACTERS
 from regionkit.region import HostRole, Profile
 from regionkit.resources import kit_path
 
@@ -77,6 +79,7 @@ def write_run_files(project_root: Path, profile: Profile, apps: list[dict], buil
     replaces the kit's playbooks folder (roles included); `apt_repo` is a tar of a flat apt repository that the
     hosts install their packages from (a field bundle's)."""
     folder = project_root / ANSIBLE_DIR
+    config = ansible_config(folder, tuned, playbooks)  # first: it refuses a project path it cannot hold
     folder.mkdir(parents=True, exist_ok=True)
     files = RunFiles(folder, folder / "inventory.yml", folder / "vars.yml", folder / "ansible.cfg")
     write_atomic(files.inventory, ansible_yaml(inventory(profile)))
@@ -93,7 +96,7 @@ def write_run_files(project_root: Path, profile: Profile, apps: list[dict], buil
     if apt_repo is not None:
         variables["regionkit_apt_repo"] = str(Path(apt_repo).absolute())
     write_atomic(files.variables, ansible_yaml(variables))
-    write_atomic(files.config, ansible_config(folder, tuned, playbooks))
+    write_atomic(files.config, config)
     return files
 
 
@@ -136,13 +139,15 @@ def inventory(profile: Profile) -> dict:
 
 
 def ansible_config(folder: Path, tuned: bool, playbooks: Path | None = None) -> str:
-    """ansible.cfg for the run. Tuned: pipelining, SSH ControlPersist, more forks, cached facts."""
+    """ansible.cfg for the run. Tuned: pipelining, SSH ControlPersist, more forks, cached facts.
+
+    InputError when a path cannot be written into it (see `_config_path`)."""
     callback_dir = Path(__file__).resolve().parent / "ansible_plugins" / "callback"
     lines = [
         "[defaults]",
-        f"inventory = {folder / 'inventory.yml'}",
-        f"roles_path = {(playbooks or kit_path('playbooks')) / 'roles'}",
-        f"callback_plugins = {callback_dir}",
+        f"inventory = {_config_path(folder / 'inventory.yml')}",
+        f"roles_path = {_config_path((playbooks or kit_path('playbooks')) / 'roles')}",
+        f"callback_plugins = {_config_path(callback_dir)}",
         "stdout_callback = regionkit_events",
         "retry_files_enabled = False",
         "interpreter_python = /usr/bin/python3",
@@ -153,7 +158,7 @@ def ansible_config(folder: Path, tuned: bool, playbooks: Path | None = None) -> 
             f"forks = {max(10, (os.cpu_count() or 2) * 5)}",
             "gathering = smart",
             "fact_caching = jsonfile",
-            f"fact_caching_connection = {folder / 'facts'}",
+            f"fact_caching_connection = {_config_path(folder / 'facts')}",
             "fact_caching_timeout = 3600",
             "",
             "[ssh_connection]",
@@ -162,3 +167,14 @@ def ansible_config(folder: Path, tuned: bool, playbooks: Path | None = None) -> 
             "control_path = %(directory)s/%%C",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _config_path(path: Path) -> str:
+    """A path as a value of ansible.cfg, which Ansible reads with configparser's %-interpolation and `;` inline
+    comments: `%` doubled; a control character (which would start a new setting) or a `;` after a space (which
+    would cut the path) refused."""
+    text = str(path)
+    if CONTROL_CHARACTERS.search(text) or re.search(r"\s;", text):
+        raise InputError("Ansible's configuration cannot hold this path (it has a control character, or ' ;')",
+                         Location(text), hint="move the project to a folder whose path has neither")
+    return text.replace("%", "%%")

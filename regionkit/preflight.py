@@ -361,12 +361,13 @@ def _vault_password(project: Project, explicit: Path | None, interactive: bool) 
 def probe(project: Project, profile: Profile, host_names: list[str], tuned: bool = True) -> dict[str, dict | str]:
     """Run playbooks/preflight.yml on the hosts: host name -> the probe's facts, or why there are none."""
     folder = project.root / PREFLIGHT_DIR
+    config = ansible_config(folder, tuned)  # first: it refuses a project path it cannot hold
     answers = folder / "answers"
     shutil.rmtree(answers, ignore_errors=True)
     answers.mkdir(parents=True)
     write_atomic(folder / "inventory.yml", ansible_yaml(inventory(profile)))
     write_atomic(folder / "vars.yml", ansible_yaml({"regionkit_preflight_dir": str(answers)}))
-    write_atomic(folder / "ansible.cfg", ansible_config(folder, tuned))
+    write_atomic(folder / "ansible.cfg", config)
     playbook = runner.ansible_playbook()
     argv = [playbook, str(kit_path("playbooks", "preflight.yml")), "-i", str(folder / "inventory.yml"),
             "-e", f"@{folder / 'vars.yml'}", "--limit", ",".join(host_names)]

@@ -25,8 +25,8 @@ import yaml
 from conftest import with_hosts
 from regionkit import preflight, runner
 from regionkit.catalog import load_catalog
-from regionkit.errors import ValidationFailed
-from regionkit.inventory import inventory, write_run_files
+from regionkit.errors import InputError, ValidationFailed
+from regionkit.inventory import ansible_config, inventory, write_run_files
 from regionkit.project import Project
 from regionkit.region import load_profile
 from regionkit.render import Renderer
@@ -159,24 +159,43 @@ def test_ansible_reads_every_generated_value_as_text(pangkep, tmp_path):
     markers.mkdir()
     profile = hostile_profile(pangkep, markers)
     apps = hostile_apps(markers)
-    files = write_run_files(pangkep, profile, apps, pangkep / "build")
+    # the project's folder is a value too: it is in ansible.cfg, the inventory's path and regionkit_build_dir
+    root = tmp_path / "Kab X 100%{{ lookup('pipe', 'touch pwned-folder') }}"
+    files = write_run_files(root, profile, apps, root / "build")
     play = tmp_path / "play.yml"
     play.write_text(PLAYBOOK)
     out = tmp_path / "out.json"
     done = subprocess.run([runner.ansible_playbook(), str(play), "-i", str(files.inventory), "-e",
                            f"@{files.variables}", "-e", json.dumps({"out": str(out)})],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          capture_output=True, text=True, cwd=markers, timeout=300,
                           env={"PATH": "/usr/bin:/bin", "ANSIBLE_CONFIG": str(files.config),
                                "ANSIBLE_LOCALHOST_WARNING": "0", "HOME": str(tmp_path)})
     assert sorted(p.name for p in markers.iterdir()) == [], "Ansible evaluated a value of the project"
     assert done.returncode == 0, done.stdout + done.stderr
     seen = json.loads(out.read_text())
     assert seen["region"]["name"] == profile.region.name and seen["region"]["domain"] == profile.region.domain
+    assert seen["build"] == str(root / "build")
     assert seen["apps"] == apps
     host = profile.hosts[0]
     assert seen["host"]["user"] == host.user and seen["host"]["key"] == host.ssh_key
     assert shlex.split(seen["host"]["args"]) == ["-o", "IdentitiesOnly=yes", "-o",
                                                  f"UserKnownHostsFile={host.known_hosts}"]
+
+
+@pytest.mark.parametrize("folder", ["Kab X\n[defaults]\ncallback_plugins = /tmp", "Kab X ;comment"])
+def test_a_project_folder_that_ansible_cfg_cannot_hold_is_refused_before_writing(pangkep, tmp_path, folder):
+    root = tmp_path / folder
+    with pytest.raises(InputError, match="Ansible's configuration cannot hold this path"):
+        write_run_files(root, load_profile(pangkep / "region.yaml"), [], root / "build")
+    assert not root.exists()
+
+
+def test_ansible_cfg_reads_back_paths_with_percent_signs(tmp_path):
+    folder = tmp_path / "Kab X 100% (2024)"
+    ini = configparser.ConfigParser(inline_comment_prefixes=(";",))  # as Ansible reads it
+    ini.read_string(ansible_config(folder, tuned=True))
+    assert ini["defaults"]["inventory"] == str(folder / "inventory.yml")
+    assert ini["defaults"]["fact_caching_connection"] == str(folder / "facts")
 
 
 def _strings(data, path=""):
