@@ -10,7 +10,7 @@ start a new directive in those files, and template syntax (`{{`, `{%`, `{#`) wou
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from regionkit.errors import Problem
@@ -21,7 +21,8 @@ from regionkit.yamldoc import FieldPath, YamlDocument
 # reader of a generated file takes as the end of a line or as something other than text.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 TEMPLATE_MARKERS = ("{{", "{%", "{#")
-_NAMES = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab"}
+_NAMES = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab", "\u2028": "a line separator",
+          "\u2029": "a paragraph separator"}
 
 
 def control_character(text: str) -> str | None:
@@ -39,8 +40,16 @@ def template_syntax(text: str) -> str | None:
     return min(found)[1] if found else None
 
 
+def _suspect(text: str) -> bool:
+    """Whether `text` may hold a control character or template syntax: a quick test that lets nearly every value
+    through at C speed (printable text holds no control character, and all template markers start with '{')."""
+    return "{" in text or not text.isprintable()
+
+
 def text_problem(text: str, templates_allowed: bool = False) -> str | None:
     """Why `text` cannot be a value, or None: a control character, or (unless allowed) template syntax."""
+    if not _suspect(text):
+        return None
     what = control_character(text)
     if what is not None:
         return f"contains {what}: a value must be one line of text"
@@ -57,23 +66,27 @@ def value_problems(doc: YamlDocument, templates_allowed: Callable[[FieldPath], b
     `templates_allowed(path)` exempts the values (never the keys) at `path` from the template-syntax rule;
     `label(path)` names the field where the plain path (`apps[3].name`) would not (`apps[sso].name`)."""
     problems = []
-    for path, text, is_key in _strings(doc.data, ()):
+    suspect = _suspect  # most values pass this one test, and no path is built for them
+
+    def check(path: FieldPath, text: str, is_key: bool) -> None:
         reason = text_problem(text, templates_allowed=not is_key and templates_allowed(path))
         if reason is not None:
             problems.append(Problem(f"{'key ' if is_key else ''}{reason} (got {shown(text)})",
                                     doc.location(path, label(path))))
+
+    stack: list[tuple[FieldPath, Any]] = [((), doc.data)] if isinstance(doc.data, (str, dict, list)) else []
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if suspect(value):
+                check(path, value, False)
+            continue
+        for key, item in value.items() if isinstance(value, dict) else enumerate(value):
+            if isinstance(key, str) and suspect(key):
+                check(path + (key,), key, True)
+            if isinstance(item, str):
+                if suspect(item):
+                    check(path + (key,), item, False)
+            elif isinstance(item, (dict, list)):
+                stack.append((path + (key,), item))
     return problems
-
-
-def _strings(data: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str, bool]]:
-    if isinstance(data, str):
-        yield path, data, False
-    elif isinstance(data, dict):
-        for key, value in data.items():
-            if isinstance(key, str):
-                yield path + (key,), key, True
-            yield from _strings(value, path + (key,))
-    elif isinstance(data, list):
-        for index, item in enumerate(data):
-            yield from _strings(item, path + (index,))
-

@@ -287,7 +287,7 @@ def test_host_users_are_login_names(cli, project, value):
     ("    name: Sekretariat Daerah", "    name: \"Sekretariat\\rDaerah\"", "units[0].name",
      "contains a carriage return (U+000D)"),
     ("    title: Bupati", "    title: \"Bupati\\t\"", "region.head.title", "contains a tab (U+0009)"),
-    ("    name: null", "    name: \"Budi\\u2028Santoso\"", "region.head.name", "a control character (U+2028)"),
+    ("    name: null", "    name: \"Budi\\u2028Santoso\"", "region.head.name", "a line separator (U+2028)"),
     ("    name: null", "    name: \"Budi\\x85\"", "region.head.name", "a control character (U+0085)"),
     ("    name: null", "    name: \"Budi\\0\"", "region.head.name", "a control character (U+0000)"),
 ])
