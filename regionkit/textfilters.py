@@ -26,8 +26,8 @@ _ENV_UNSAFE = re.compile(r"[$`\x7f-\x9f\u2028\u2029]")
 def yaml_value(value: Any) -> str:
     """One value as inline YAML on one line, quoted where YAML needs it (line breaks as escapes)."""
     text = _yaml_flow(value)
-    if "\n" in text:  # a string with a line break: PyYAML folds it over lines unless double-quoted
-        text = _yaml_flow(value, style='"')
+    if CONTROL_CHARACTERS.search(text):  # PyYAML folds line breaks over lines, or writes NEL raw, unless
+        text = _yaml_flow(value, style='"')  # double-quoted, where every control character is an escape
     return text
 
 

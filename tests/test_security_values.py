@@ -21,11 +21,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jinja2 import TemplateRuntimeError
 
 from conftest import with_hosts
 from regionkit import preflight, runner
 from regionkit.catalog import load_catalog
 from regionkit.errors import InputError, ValidationFailed
+from regionkit.plaintext import CONTROL_CHARACTERS
 from regionkit.inventory import ansible_config, inventory, write_run_files
 from regionkit.project import Project
 from regionkit.region import load_profile
@@ -505,19 +509,38 @@ def test_filters_keep_plain_values_as_they_were():
     assert quote("Kab. Pangkep's") == "\"Kab. Pangkep's\"" and yaml_value("Banten") == "Banten"
 
 
+HOSTILE_TEXT = st.text(st.characters(codec="utf-8") | st.sampled_from(list("\n\r\t\x0b\x85\u2028{}%#;$`'\"\\*/-")),
+                       max_size=60)
+
+
 @pytest.mark.parametrize("value", [HOSTILE, "a\nb", "\u2028", "x\\", "--->", "*/*/", "'\"", "$HOME `id`"])
 def test_filters_write_one_line_that_reads_back(value):
+    check_filters(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(HOSTILE_TEXT)
+def test_filters_write_one_line_that_reads_back_whatever_the_text(value):
+    check_filters(value)
+
+
+def check_filters(value: str) -> None:
+    """Each filter's output stays on one line and reads back as the value by its format's rules."""
     assert "\n" not in comment_text(value) and len(comment_text(value).splitlines()) <= 1
     assert "*/" not in comment_text(value, "*/") and "--" not in comment_text(value, "--")
     assert json.loads(quote(value)) == value and not any(c in quote(value) for c in "$`\n\r\x85\u2028")
     assert yaml.safe_load(f"k: {yaml_value(value)}")["k"] == value and "\n" not in yaml_value(value)
     unit = systemd(value)
     assert len(unit.splitlines()) <= 1 and (len(unit) - len(unit.rstrip("\\"))) % 2 == 0  # never continues
+    try:
+        word = nginx(value)
+    except TemplateRuntimeError:
+        assert CONTROL_CHARACTERS.search(value.replace("\n", "").replace("\r", "").replace("\t", ""))
+    else:
+        assert "\n" not in word and nginx_statements(f"server_name {word};") == [(0, ["server_name", value])]
 
 
 def test_nginx_filter_quotes_and_refuses_what_nginx_cannot_hold():
-    from jinja2 import TemplateRuntimeError
-
     assert nginx('a b;"\\\n') == '"a b;\\"\\\\\\n"'
     with pytest.raises(TemplateRuntimeError, match="control character"):
         nginx("a\x0bb")
