@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jinja2 import TemplateRuntimeError
 
@@ -29,7 +29,7 @@ from conftest import with_hosts
 from regionkit import preflight, runner
 from regionkit.catalog import load_catalog
 from regionkit.errors import InputError, ValidationFailed
-from regionkit.plaintext import CONTROL_CHARACTERS
+from regionkit.plaintext import CONTROL_CHARACTERS, text_problem
 from regionkit.inventory import ansible_config, inventory, write_run_files
 from regionkit.project import Project
 from regionkit.region import load_profile
@@ -45,6 +45,10 @@ def regionkit(project: Path, *args: str) -> subprocess.CompletedProcess:
     """The real command, in a process of its own, importing this checkout (whatever the tests' current folder)."""
     return subprocess.run([sys.executable, "-m", "regionkit", "-C", str(project), *args], capture_output=True,
                           text=True, timeout=300, cwd=REPO)
+
+
+HOSTILE_TEXT = st.text(st.characters(codec="utf-8") | st.sampled_from(list("\n\r\t\x0b\x85\u2028{}%#;$`'\"\\*/-")),
+                       max_size=60)  # text with what breaks formats
 
 
 def pipe(marker: Path) -> str:
@@ -331,6 +335,31 @@ def test_the_kit_catalog_holds_only_plain_values():
     load_catalog()  # raises ValidationFailed on any control character or template syntax
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from([("region", "name"), ("region", "province"), ("region", "head", "title"),
+                              ("units", 0, "name"), ("units", 0, "address")]),
+       value=HOSTILE_TEXT)
+def test_validate_refuses_or_accepts_any_text_and_never_crashes(cli, project, field, value):
+    original = (project / "region.yaml").read_text()
+    data = yaml.safe_load(original)
+    target = data
+    for part in field[:-1]:
+        target = target[part]
+    target[field[-1]] = value
+    text = yaml.safe_dump(data, sort_keys=False)  # non-ASCII as escapes: PyYAML writes NEL raw otherwise
+    assert yaml.safe_load(text) == data
+    (project / "region.yaml").write_text(text)
+    try:
+        result = cli("validate", "--json")
+        assert result.exit_code in (0, 2), result.output
+        if text_problem(value) is not None:
+            shown = ".".join(str(p) for p in field).replace(".0.", "[0].")
+            assert result.exit_code == 2 and any(e["field"] == shown and e["line"]
+                                                 for e in json.loads(result.stdout)["errors"]), result.output
+    finally:
+        (project / "region.yaml").write_text(original)
+
+
 # --- 3: init never writes a project that does not validate --------------------------------------------------------
 
 
@@ -507,10 +536,6 @@ def test_filters_keep_plain_values_as_they_were():
         assert comment_text(value) == value and systemd(value) == value
     assert nginx("e-office.pandeglangkab.go.id") == "e-office.pandeglangkab.go.id"
     assert quote("Kab. Pangkep's") == "\"Kab. Pangkep's\"" and yaml_value("Banten") == "Banten"
-
-
-HOSTILE_TEXT = st.text(st.characters(codec="utf-8") | st.sampled_from(list("\n\r\t\x0b\x85\u2028{}%#;$`'\"\\*/-")),
-                       max_size=60)
 
 
 @pytest.mark.parametrize("value", [HOSTILE, "a\nb", "\u2028", "x\\", "--->", "*/*/", "'\"", "$HOME `id`"])
