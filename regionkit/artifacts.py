@@ -334,6 +334,10 @@ def _parse_index(text: str | bytes, where: str) -> dict:
         raise InputError(f"{where}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
     except UnicodeDecodeError:
         raise InputError(f"{where}: not UTF-8 text") from None
+    except RecursionError:
+        raise InputError(f"{where}: invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise InputError(f"{where}: invalid JSON: {str(exc)[:200]}") from None
 
 
 def _read_local_index(folder: Path) -> dict:

@@ -7,23 +7,23 @@ and unit site still has a header image and icons.
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 HEADER_HEIGHT = 128
 SQUARE_SIZES = {"favicon-16.png": 16, "favicon-32.png": 32, "apple-touch-icon.png": 180, "icon-512.png": 512}
 ANDROID_DENSITIES = {"mdpi": 48, "hdpi": 72, "xhdpi": 96, "xxhdpi": 144, "xxxhdpi": 192}
 
 
-def branding_files(logo: Path | None, logo_format: str | None, initials: str, colour: str) -> dict[str, bytes]:
-    """Relative file name -> bytes, for `build/branding/`. Same inputs, same bytes."""
+def branding_files(logo: bytes | None, logo_format: str | None, initials: str, colour: str) -> dict[str, bytes]:
+    """Relative file name -> bytes, for `build/branding/`, from the logo's bytes as `logo.read_logo` checked them
+    (format png or svg), or from a badge when there is none. Same inputs, same bytes."""
     from PIL import Image
 
-    if logo_format == "svg":
-        svg = logo.read_bytes()
-        files = {"logo.svg": svg, "favicon.svg": svg}
+    if logo is not None and logo_format == "svg":
+        files = {"logo.svg": logo, "favicon.svg": logo}
         source = _badge(initials, colour)  # raster icons for Android and old browsers
     else:
-        source = Image.open(logo).convert("RGBA") if logo else _badge(initials, colour)
+        source = Image.open(io.BytesIO(logo), formats=["PNG"]).convert("RGBA") if logo is not None \
+            else _badge(initials, colour)
         files = {}
     files["logo.png"] = _png(_fit_height(source, HEADER_HEIGHT))
     square = _square(source)

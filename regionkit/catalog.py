@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 
 from regionkit import depgraph
 from regionkit.errors import InputError, Location, Problem, ValidationFailed
+from regionkit.plaintext import value_problems
 from regionkit.resources import kit_path
 from regionkit.schema_errors import SLUG_HINT, pydantic_problem, sort_problems
 from regionkit.units import UnitKind
@@ -292,6 +293,7 @@ def _check(doc: YamlDocument) -> tuple[Catalog | None, list[Problem]]:
     if not isinstance(doc.data, dict):
         problems.append(Problem("expected a mapping with schema_version, groups and apps", doc.location(())))
         return None, problems
+    problems += value_problems(doc, label=lambda path: _app_label(doc, path))
     try:
         envelope = _Envelope.model_validate(doc.data)
     except ValidationError as exc:
@@ -322,6 +324,14 @@ def _check(doc: YamlDocument) -> tuple[Catalog | None, list[Problem]]:
     presets = envelope.presets if envelope else []
     problems += _preset_checks(doc, presets, seen)
     return Catalog(doc.path, groups, apps, {p.id: p for p in presets}), sort_problems(problems)
+
+
+def _app_label(doc: YamlDocument, path: FieldPath) -> str | None:
+    """`apps[sso].name` for a path inside the app with id `sso` (None elsewhere, or for an app without an id)."""
+    if len(path) < 2 or path[0] != "apps" or not isinstance(path[1], int):
+        return None
+    app_id = doc.data["apps"][path[1]].get("id") if isinstance(doc.data["apps"][path[1]], dict) else None
+    return format_field_path((f"apps[{app_id}]", *path[2:])) if isinstance(app_id, str) else None
 
 
 def _preset_checks(doc: YamlDocument, presets: list[Preset], index_of: dict[str, int]) -> list[Problem]:

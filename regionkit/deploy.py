@@ -285,7 +285,10 @@ def _converged_in_last_run(project: Project) -> dict[str, str]:
 
 
 def resolve_artifacts(project: Project, profile, catalog: Catalog) -> dict[str, Any]:
-    """app id -> local path and sha256 of the artifact each chosen app needs (fetched into the cache when remote)."""
+    """app id -> local path and sha256 of the artifact each chosen app needs: a copy in the project's cache
+    (`.regionkit/cache/artifacts/`) whose sha256 and size were checked here, on the control node, whatever the
+    store (folder or URL); the playbook copies that file, never the store's. OperationFailed naming the app
+    and both sha256 when the store's file is not the one its index names."""
     from regionkit.artifacts import fetch, resolve
 
     needing = [a for a in profile.apps if a in catalog.apps and catalog.apps[a].installable
@@ -298,16 +301,11 @@ def resolve_artifacts(project: Project, profile, catalog: Catalog) -> dict[str, 
     store = profile.artifacts.store
     if "://" not in store and not Path(store).is_absolute():
         store = str(project.root / store)
-    found = {}
     cache = project.root / STATE_DIR / "cache" / "artifacts"
+    found = {}
     for app_id in needing:
         artifact = resolve(store, app_id, catalog.apps[app_id].version)
-        if "://" in str(artifact.path_or_url):
-            cache.mkdir(parents=True, exist_ok=True)
-            artifact = _LocalArtifact(fetch(artifact, cache), artifact.sha256)
-        else:
-            artifact = _LocalArtifact(Path(artifact.path_or_url), artifact.sha256)
-        found[app_id] = artifact
+        found[app_id] = _LocalArtifact(fetch(artifact, cache), artifact.sha256)
     return found
 
 

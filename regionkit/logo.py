@@ -25,13 +25,36 @@ class LogoError(ValueError):
 
 
 def inspect_logo(path: Path) -> Logo:
-    """Check a logo file and describe it, or raise LogoError saying what is wrong."""
+    """Check a logo file the user names (links followed, e.g. `init --logo`) and describe it, or raise LogoError
+    saying what is wrong. Only a regular file of at most MAX_BYTES is read."""
+    from regionkit.confined import read_named_file
+
     try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise LogoError("file not found") from None
-    except IsADirectoryError:
-        raise LogoError("expected a file, found a directory") from None
+        data = read_named_file(Path(path), MAX_BYTES)
+    except ValueError as exc:
+        raise LogoError(str(exc)) from None
+    return inspect_logo_bytes(data)
+
+
+def read_logo(root: Path, rel: str) -> tuple[Logo, bytes]:
+    """The logo `rel` of the project at `root`, read under the project-file rule (inside the project, no link,
+    a regular file of at most MAX_BYTES; see regionkit.confined) and checked: what `validate` and `render` both
+    use. LogoError saying what is wrong."""
+    from regionkit.confined import project_path, read_inside
+
+    try:
+        project_path(rel)
+    except ValueError:
+        raise LogoError("the logo must be a path inside the project, e.g. assets/logo.png") from None
+    try:
+        data = read_inside(root, rel, MAX_BYTES)
+    except ValueError as exc:
+        raise LogoError(str(exc)) from None
+    return inspect_logo_bytes(data), data
+
+
+def inspect_logo_bytes(data: bytes) -> Logo:
+    """Describe a logo's bytes (a PNG that decodes, or a safe SVG), or raise LogoError."""
     if len(data) > MAX_BYTES:
         raise LogoError(f"{len(data):,} bytes; a logo may be at most {MAX_BYTES:,} bytes")
     if data.startswith(PNG_SIGNATURE):
@@ -50,7 +73,21 @@ def _png(data: bytes) -> Logo:
     for side in (width, height):
         if not MIN_PIXELS <= side <= MAX_PIXELS:
             raise LogoError(f"PNG is {width}x{height} pixels; each side must be {MIN_PIXELS} to {MAX_PIXELS}")
+    _decode_png(data)
     return Logo("png", width, height, len(data))
+
+
+def _decode_png(data: bytes) -> None:
+    """Decode the whole image, as rendering the branding will: a header that looks right is not enough."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+            image.load()
+    except Exception as exc:  # Pillow's decoders raise many types (OSError, SyntaxError, ValueError, zlib...)
+        raise LogoError(f"broken PNG: the image data does not decode ({exc})") from None
 
 
 def _looks_like_svg(data: bytes) -> bool:

@@ -20,13 +20,11 @@ from enum import StrEnum
 from fnmatch import fnmatch
 from pathlib import Path
 
-import yaml
-
 from regionkit import runner
 from regionkit.atomic import write_atomic
 from regionkit.catalog import Catalog, Database, Kind
 from regionkit.errors import InputError, OperationFailed, ValidationFailed
-from regionkit.inventory import STATE_DIR, ansible_config, inventory, serves
+from regionkit.inventory import STATE_DIR, ansible_config, ansible_yaml, inventory, serves
 from regionkit.project import Project
 from regionkit.region import Host, HostRole, Profile
 from regionkit.resources import kit_path
@@ -363,14 +361,16 @@ def _vault_password(project: Project, explicit: Path | None, interactive: bool) 
 def probe(project: Project, profile: Profile, host_names: list[str], tuned: bool = True) -> dict[str, dict | str]:
     """Run playbooks/preflight.yml on the hosts: host name -> the probe's facts, or why there are none."""
     folder = project.root / PREFLIGHT_DIR
+    config = ansible_config(folder, tuned)  # first: it refuses a project path it cannot hold
     answers = folder / "answers"
     shutil.rmtree(answers, ignore_errors=True)
     answers.mkdir(parents=True)
-    write_atomic(folder / "inventory.yml", yaml.safe_dump(inventory(profile), sort_keys=False))
-    write_atomic(folder / "ansible.cfg", ansible_config(folder, tuned))
+    write_atomic(folder / "inventory.yml", ansible_yaml(inventory(profile)))
+    write_atomic(folder / "vars.yml", ansible_yaml({"regionkit_preflight_dir": str(answers)}))
+    write_atomic(folder / "ansible.cfg", config)
     playbook = runner.ansible_playbook()
     argv = [playbook, str(kit_path("playbooks", "preflight.yml")), "-i", str(folder / "inventory.yml"),
-            "-e", json.dumps({"regionkit_preflight_dir": str(answers)}), "--limit", ",".join(host_names)]
+            "-e", f"@{folder / 'vars.yml'}", "--limit", ",".join(host_names)]
     env = {**os.environ, "ANSIBLE_CONFIG": str(folder / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
            "ANSIBLE_FORCE_COLOR": "0", "PYTHONUNBUFFERED": "1"}
     env["PATH"] = f"{Path(playbook).parent}:{env.get('PATH', '')}"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from regionkit.catalog import INSTALLABLE_KINDS, Catalog, Database, Kind
 from regionkit.errors import Problem
-from regionkit.logo import LogoError, inspect_logo
+from regionkit.logo import LogoError, read_logo
 from regionkit.region import HostRole, Profile, RegionKind, load_profile_document
 from regionkit.schema_errors import sort_problems
 from regionkit.wilayah import code_table
@@ -66,15 +66,10 @@ def _region(doc: YamlDocument, profile: Profile) -> list[Problem]:
         problems.append(Problem("no logo: apps and unit sites will show the region's name only", at("logo"),
                                 warning=True))
     else:
-        logo = Path(region.logo)
-        if logo.is_absolute() or ".." in logo.parts:
-            problems.append(Problem("the logo must be a path inside the project, e.g. assets/logo.png",
-                                    at("logo")))
-        else:
-            try:
-                inspect_logo(doc.path.parent / logo)
-            except LogoError as exc:
-                problems.append(Problem(f"{region.logo}: {exc}", at("logo")))
+        try:
+            read_logo(doc.path.parent, region.logo)  # the very check `render` makes
+        except LogoError as exc:
+            problems.append(Problem(f"{region.logo}: {exc}", at("logo")))
     if not region.head.name:
         problems.append(Problem(f"the {region.head.title}'s name is empty", at("head", "name"), warning=True))
     return problems

@@ -11,9 +11,10 @@ from typing import Annotated, Any, Optional
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from regionkit.errors import InputError, Problem, ValidationFailed
+from regionkit.plaintext import value_problems
 from regionkit.units import UnitKind
 from regionkit.schema_errors import SLUG_HINT, pydantic_problem, sort_problems
-from regionkit.yamldoc import YamlDocument, load_yaml, read_text
+from regionkit.yamldoc import FieldPath, YamlDocument, load_yaml, read_text
 
 PROFILE_NAME = "region.yaml"
 TIMEZONES = ("Asia/Jakarta", "Asia/Pontianak", "Asia/Makassar", "Asia/Jayapura")
@@ -22,6 +23,13 @@ Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 RegionCode = Annotated[str, StringConstraints(pattern=r"^\d{2}(\.\d{2}(\.\d{2}(\.\d{4})?)?)?$")]
 Colour = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
+UserName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9._-]{0,31}$")]
+# A file for SSH: only characters that neither a shell, Ansible's argument splitting nor ssh's own option parser
+# (whitespace-separated lists, quotes, %-tokens, ${VAR}) reads as syntax; never an option (leading -).
+SshPath = Annotated[str, StringConstraints(pattern=r"^[\w./~+@][\w./~+@-]*$", max_length=4096)]
+SettingName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
+SSH_PATH_HINT = ("expected a file path made of letters, digits and . _ / ~ + @ - (no spaces, quotes or other "
+                 "characters that SSH would read as syntax), not starting with -")
 DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 HOSTNAME_PATTERN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 
@@ -33,6 +41,9 @@ _PATTERN_HINTS = {
     "units.wilayah": "expected a Kemendagri code such as 36.01.01",
     "units.acronym": "expected capitals and digits, such as DISKOMINFO",
     "hosts.name": SLUG_HINT,
+    "hosts.user": "expected a login name: letters, digits, . _ - (at most 32), not starting with a digit, . or -",
+    "hosts.ssh_key": SSH_PATH_HINT,
+    "hosts.known_hosts": SSH_PATH_HINT,
     "primary": "expected a colour as #rrggbb",
     "accent": "expected a colour as #rrggbb",
 }
@@ -111,17 +122,17 @@ class Unit(_Strict):
 
 class AppChoice(_Strict):
     auto: bool = Field(False, description="Added only because another chosen app needs it.")
-    settings: dict[str, Any] = Field(default_factory=dict, description="Per-app settings (never secrets).")
+    settings: dict[SettingName, Any] = Field(default_factory=dict, description="Per-app settings (never secrets).")
 
 
 class Host(_Strict):
     name: Slug
     address: str
     port: int = Field(22, ge=1, le=65535)
-    user: Text = "root"
+    user: UserName = "root"
     roles: list[HostRole] = Field(min_length=1)
-    ssh_key: Optional[str] = Field(None, description="Private key file for SSH (default: the SSH agent).")
-    known_hosts: Optional[str] = Field(None, description="known_hosts file pinning this host's key.")
+    ssh_key: Optional[SshPath] = Field(None, description="Private key file for SSH (default: the SSH agent).")
+    known_hosts: Optional[SshPath] = Field(None, description="known_hosts file pinning this host's key.")
 
     @field_validator("address")
     @classmethod
@@ -185,7 +196,7 @@ def check_profile_document(doc: YamlDocument) -> tuple[Profile | None, list[Prob
     if not isinstance(doc.data, dict):
         problems.append(Problem("expected a mapping with region, units, apps and hosts", doc.location(())))
         return None, problems
-    problems += _uniqueness(doc)
+    problems += _uniqueness(doc) + value_problems(doc, templates_allowed=_is_setting_value)
     try:
         return Profile.model_validate(doc.data), problems
     except ValidationError as exc:
@@ -197,6 +208,12 @@ def load_profile(path: Path) -> Profile:
     if problems:
         raise ValidationFailed(sort_problems(problems), f"{path}: invalid profile")
     return profile
+
+
+def _is_setting_value(path: FieldPath) -> bool:
+    """App settings are free-form data for the app's own config files and never reach Ansible: template syntax
+    (a message template, say) is allowed in their values."""
+    return len(path) > 3 and path[0] == "apps" and path[2] == "settings"
 
 
 def _uniqueness(doc: YamlDocument) -> list[Problem]:

@@ -25,14 +25,16 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from regionkit import __version__
 from regionkit.branding import branding_files, initials_of
 from regionkit.catalog import Catalog, Kind
+from regionkit.confined import project_files, read_project_file
 from regionkit.errors import InputError, Location, OperationFailed
-from regionkit.logo import inspect_logo
-from regionkit.region import Profile
+from regionkit.logo import LogoError, read_logo
+from regionkit.region import PROFILE_NAME, Profile
 from regionkit.render_context import RenderContext, build_contexts
 from regionkit.resources import kit_path
 from regionkit.textfilters import FILTERS
 
 MANIFEST = "manifest.json"
+TEMPLATES_DIR = "templates"  # a project's template overrides, searched before the kit's
 TEMPLATE_SUFFIX = ".j2"
 PER_UNIT_DIR = "site"  # files under this folder of a unit-site template set are rendered once per unit
 KIND_TEMPLATES = {Kind.WEB: "web", Kind.SERVICE: "web", Kind.UNIT_SITE: "unit-site", Kind.ANDROID: "android",
@@ -63,14 +65,24 @@ class BuildResult:
 
 
 class _ConfinedLoader(FileSystemLoader):
-    """A FileSystemLoader that refuses templates resolving (through links) outside its folders."""
+    """The kit's templates as a FileSystemLoader does; the project's (`project_templates`, searched first) only
+    as regionkit.confined reads a project's files: no link, regular files, bounded."""
+
+    def __init__(self, project_templates: Path, kit_templates: Path):
+        super().__init__([str(kit_templates)])
+        self.project_templates = project_templates
 
     def get_source(self, environment, template):
-        source, filename, uptodate = super().get_source(environment, template)
-        real = Path(filename).resolve()
-        if not any(real.is_relative_to(Path(root).resolve()) for root in self.searchpath):
-            raise InputError("template resolves outside the template folders", Location(filename))
-        return source, filename, uptodate
+        rel = template.lstrip("/")
+        if self.project_templates.is_dir() and os.path.lexists(self.project_templates / rel):
+            path = self.project_templates / rel
+            data = read_project_file(self.project_templates.parent, f"{self.project_templates.name}/{rel}")
+            try:
+                source = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise InputError("a template must be UTF-8 text", Location(path)) from None
+            return source, str(path), lambda: True  # read once per render
+        return super().get_source(environment, template)
 
 
 class Renderer:
@@ -80,9 +92,10 @@ class Renderer:
         self.project_root = Path(project_root)
         self.profile = profile
         self.catalog = catalog
-        self.roots = [p for p in (self.project_root / "templates", kit_path("templates")) if p.is_dir()]
+        self.project_templates = self.project_root / TEMPLATES_DIR
+        self.roots = [p for p in (self.project_templates, kit_path("templates")) if p.is_dir()]
         self.env = ImmutableSandboxedEnvironment(
-            loader=_ConfinedLoader([str(p) for p in self.roots]),
+            loader=_ConfinedLoader(self.project_templates, kit_path("templates")),
             undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=False,
             autoescape=lambda name: bool(name) and name.removesuffix(TEMPLATE_SUFFIX).endswith((".html", ".xml")),
         )
@@ -97,26 +110,36 @@ class Renderer:
         chosen: dict[str, TemplateFile] = {}
         for sub in (f"apps/{app_id}", f"apps/kinds/{KIND_TEMPLATES[kind]}"):
             for root in self.roots:
-                folder = root / sub
-                if not folder.is_dir():
-                    continue
-                for path in sorted(folder.rglob("*")):
-                    if path.is_file() and not path.name.startswith("."):
-                        rel = path.relative_to(folder).as_posix()
+                for name in self._files_under(root, sub):
+                    rel = name.removeprefix(sub + "/")
+                    if not rel.rsplit("/", 1)[-1].startswith("."):
                         chosen.setdefault(rel.removesuffix(TEMPLATE_SUFFIX), TemplateFile(
-                            root, path.relative_to(root).as_posix(), root != kit_path("templates")))
+                            root, name, root == self.project_templates))
         return chosen
 
     def shared_templates(self) -> list[TemplateFile]:
         """Macros every app may import: part of every app's inputs."""
         found: dict[str, TemplateFile] = {}
         for root in self.roots:
-            folder = root / "macros"
-            for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
-                if path.is_file():
-                    name = path.relative_to(root).as_posix()
-                    found.setdefault(name, TemplateFile(root, name, root != kit_path("templates")))
+            for name in self._files_under(root, "macros"):
+                found.setdefault(name, TemplateFile(root, name, root == self.project_templates))
         return list(found.values())
+
+    def _files_under(self, root: Path, sub: str) -> list[str]:
+        """Template names (relative to `root`) of the files under `root/sub`: the project's under the project-file
+        rule (a link or special file is an InputError), the kit's as they are."""
+        if root == self.project_templates:
+            return [name.removeprefix(TEMPLATES_DIR + "/")
+                    for name, _ in project_files(self.project_root, f"{TEMPLATES_DIR}/{sub}")]
+        folder = root / sub
+        return [p.relative_to(root).as_posix() for p in sorted(folder.rglob("*")) if p.is_file()] \
+            if folder.is_dir() else []
+
+    def _read(self, template: TemplateFile) -> bytes:
+        """A template's bytes: a project's under the project-file rule, the kit's as they are."""
+        if template.override:
+            return read_project_file(self.project_root, f"{TEMPLATES_DIR}/{template.name}")
+        return template.path.read_bytes()
 
     # -- rendering ------------------------------------------------------------------------------------------
 
@@ -129,7 +152,7 @@ class Renderer:
         branding = self._branding()
         files.update({f"branding/{name}": data for name, data in branding.items()})
         branding_digest = _digest_of({name: _sha(data) for name, data in branding.items()})
-        shared = {t.name: _sha(t.path.read_bytes()) for t in self.shared_templates()}
+        shared = {t.name: _sha(self._read(t)) for t in self.shared_templates()}
         first = self.contexts[0] if self.contexts else None  # region, units, hosts, links: the same for all apps
         region_digest = _digest_of([asdict(first.region), [asdict(u) for u in first.units],
                                     [asdict(h) for h in first.hosts], [asdict(k) for k in first.links]]) if first else ""
@@ -155,7 +178,7 @@ class Renderer:
                     "kit": __version__, "catalog_entry": self.catalog.apps[app.id].model_dump(mode="json"),
                     "region": region_digest, "app": asdict(app), "branding": branding_digest,
                     "shared_templates": shared,
-                    "templates": {rel: _sha(t.path.read_bytes()) for rel, t in sorted(templates.items())},
+                    "templates": {rel: _sha(self._read(t)) for rel, t in sorted(templates.items())},
                 }),
                 "files": sorted(prefix + rel for rel in produced),
                 "overrides": sorted(self._project_relative(t) for t in templates.values() if t.override),
@@ -170,7 +193,7 @@ class Renderer:
                         for unit in context.app.units] if per_unit else [(rel, context)])
             for target, target_context in targets:
                 if not template.name.endswith(TEMPLATE_SUFFIX):
-                    produced[target] = template.path.read_bytes()
+                    produced[target] = self._read(template)
                     continue
                 text = self._render_one(template, target_context)
                 if text.strip():  # a template that renders to nothing does not apply to this app
@@ -192,10 +215,17 @@ class Renderer:
                              Location(template.path, _template_line(exc, template.path))) from None
 
     def _branding(self) -> dict[str, bytes]:
+        """The branding files, from the logo checked exactly as `validate` checks it."""
         region = self.profile.region
-        logo = self.project_root / region.logo if region.logo else None
-        logo_format = inspect_logo(logo).format if logo else None
-        return branding_files(logo, logo_format, initials_of(region.name), region.colours.primary)
+        logo, data = None, None
+        if region.logo:
+            try:
+                logo, data = read_logo(self.project_root, region.logo)
+            except LogoError as exc:
+                raise InputError(f"{region.logo}: {exc}", Location(self.project_root / PROFILE_NAME,
+                                                                   field="region.logo")) from None
+        return branding_files(data, logo.format if logo else None, initials_of(region.name),
+                              region.colours.primary)
 
     def _project_relative(self, template: TemplateFile) -> str:
         return template.path.relative_to(self.project_root).as_posix()

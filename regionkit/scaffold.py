@@ -9,15 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jinja2.ext import Extension
 from pydantic import ValidationError
 
 from regionkit import __version__
-from regionkit.errors import InputError, Location, OperationFailed
+from regionkit.errors import InputError, Location, OperationFailed, ValidationFailed
 from regionkit.logo import LogoError, inspect_logo
-from regionkit.region import PROFILE_NAME, Profile, slugify
+from regionkit.plaintext import text_problem
+from regionkit.region import PROFILE_NAME, Profile, load_profile_document, slugify
 from regionkit.resources import kit_path
+from regionkit.schema_errors import shown
 from regionkit.secrets import create_password_file
 from regionkit.textfilters import FILTERS
 from regionkit.units import UnitKind, standard_opd
@@ -41,7 +42,15 @@ class InitOptions:
 
 
 def propose_profile(options: InitOptions) -> dict[str, Any]:
-    """A complete profile (as plain data) for a region or an institution, validated by the Profile model."""
+    """A complete profile (as plain data) for a region or an institution, validated by the Profile model.
+
+    InputError (exit 2) names the option whose value cannot be a value of region.yaml."""
+    for option, value in (("--region", options.region), ("--institution", options.institution),
+                          ("--parent", options.parent), ("--domain", options.domain),
+                          ("--head-name", options.head_name), ("--head-title", options.head_title)):
+        reason = text_problem(value) if value else None
+        if reason is not None:
+            raise InputError(f"{option}: {reason} (got {shown(value)})")
     table = code_table()
     if options.institution:
         if options.region:
@@ -105,7 +114,8 @@ def _proposed_units(place: Any) -> list[dict]:
 
 
 def create_project(target: Path, profile: dict[str, Any], logo: Path | None = None) -> Path:
-    """Render the project template into `target`, all or nothing. Never overwrites an existing project."""
+    """Render the project template into `target`, all or nothing. Never overwrites an existing project, never
+    writes one whose region.yaml does not validate (ValidationFailed, exit 2)."""
     from cookiecutter.exceptions import CookiecutterException
     from cookiecutter.main import cookiecutter
 
@@ -134,7 +144,9 @@ def create_project(target: Path, profile: dict[str, Any], logo: Path | None = No
                                   Location(kit_path("templates", "project"))) from None
         if logo_file is not None:
             shutil.copyfile(logo, rendered / "assets" / f"logo.{logo_file.format}")
-        Profile.model_validate(yaml.safe_load((rendered / PROFILE_NAME).read_text(encoding="utf-8")))
+        _, _, problems = load_profile_document(rendered / PROFILE_NAME)
+        if problems:  # what `validate` would refuse is never written
+            raise ValidationFailed(problems, f"{target / PROFILE_NAME} would not validate; nothing was written")
         create_password_file(rendered)
         if target.exists():
             target.rmdir()  # empty, checked above

@@ -35,13 +35,13 @@ def pydantic_problem(doc: YamlDocument, error: Mapping[str, Any], base: FieldPat
     elif kind == "extra_forbidden":
         message = f"not allowed{subject}" if tag else "unknown field"
     elif kind == "string_pattern_mismatch" and _hint(hints, loc):
-        message = f"{_hint(hints, loc)} (got {_short(error['input'])})"
+        message = f"{_hint(hints, loc)} (got {shown(error['input'])})"
     elif kind == "value_error":
-        message = f"{error['ctx']['error']} (got {_short(error['input'])})"
+        message = f"{error['ctx']['error']} (got {shown(error['input'])})"
     else:
         message = error["msg"]
         if not isinstance(error.get("input"), (dict, list)) and "input" in error:
-            message += f" (got {_short(error['input'])})"
+            message += f" (got {shown(error['input'])})"
     display = format_field_path((label, *loc)) if label else format_field_path(base + loc)
     return Problem(message, doc.location(base + loc, display))
 
@@ -58,6 +58,7 @@ def _hint(hints: Mapping[str, str] | None, loc: FieldPath) -> str | None:
     return hints.get(dotted) or hints.get(str(loc[-1]))
 
 
-def _short(value: Any) -> str:
+def shown(value: Any) -> str:
+    """`value` as Python writes it (quotes and escapes visible), cut to 60 characters."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

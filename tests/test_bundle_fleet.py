@@ -8,6 +8,7 @@ the field part runs with no index and proxies pointing nowhere. Traffic goes onl
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.fleet import fresh_sandbox, sample_project
+from tests.test_bundle import first_check
 
 pytestmark = pytest.mark.fleet
 
@@ -51,18 +53,21 @@ def field(tmp_path_factory):
         created = office(project, "bundle", "create", "--out", str(bundle), "--sign-key",
                          str(base / "office" / "sign.key"), "--json")
         assert created.returncode == 0, created.stderr[-3000:]
-        # Onsite: the wheels out of the bundle, regionkit into a fresh venv with no index.
+        # Onsite, first with tools the laptop already trusts: the field guide's own check (openssl verifies the
+        # signature, sha256sum every wheel), then regionkit into a fresh venv from the checked wheels, no index.
+        shutil.copyfile(base / "office" / "sign.key.pub.pem", bundle.parent / "kominfo-bundle.key.pub.pem")
+        checked = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", first_check("field-guide.md")],
+                                 cwd=bundle.parent, capture_output=True, text=True, timeout=300)
+        assert checked.returncode == 0 and "Signature Verified Successfully" in checked.stdout, checked.stderr
+        wheels = bundle.parent / "pandeglang-check" / "wheels"
         laptop = base / "laptop"
         laptop.mkdir()
-        with tarfile.open(bundle) as tar:
-            tar.extractall(laptop, members=[m for m in tar.getmembers() if m.name.startswith("wheels/")],
-                           filter="data")
         venv = laptop / "venv"
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         env = {**os.environ, **OFFLINE}
         installed = subprocess.run([str(venv / "bin/pip"), "install", "--quiet", "--disable-pip-version-check",
-                                    "--no-index", "--find-links", str(laptop / "wheels"), "--require-hashes",
-                                    "-r", str(laptop / "wheels/requirements.txt")], capture_output=True, text=True,
+                                    "--no-index", "--find-links", str(wheels), "--require-hashes",
+                                    "-r", str(wheels / "requirements.txt")], capture_output=True, text=True,
                                    env=env, cwd=laptop, timeout=600)
         for host in ("h1", "h2"):  # nothing to install from but the bundle
             host_shell(host, "rm -f /var/cache/apt/archives/*.deb")

@@ -36,7 +36,7 @@ def test_pandeglang_from_the_code_table(cli, tmp_path):
     for name in (".gitignore", "README.md", "assets"):
         assert (root / name).exists()
     ignored = (root / ".gitignore").read_text()
-    assert ".vault-pass" in ignored and ".regionkit/runs/" in ignored
+    assert "*vault-pass*" in ignored and "/.regionkit/" in ignored
     assert "Kabupaten Pandeglang" in (root / "README.md").read_text()
     assert cli("-C", root, "validate").exit_code == 0
 
@@ -197,3 +197,29 @@ def test_every_code_in_the_table_gives_a_valid_profile():
         assert profile.region.code == code
         if code in table.regencies:
             assert len([u for u in profile.units if u.kind == "kecamatan"]) == len(table.districts_of(code))
+
+
+def test_git_add_all_in_a_project_takes_no_secret_and_no_run_state(project):
+    """The project's .gitignore, checked by git itself (issue 11, items 8 and 10)."""
+    import subprocess
+
+    left_out = [".vault-pass", ".vault-password", "office.vault-pass", "vault-pass.old",
+                ".regionkit/vault-pass.4242.tmp", ".regionkit/ansible/vars.yml", ".regionkit/ansible/inventory.yml",
+                ".regionkit/runs/20261123/result.json", ".regionkit/lock", ".regionkit/cache/artifacts/a.tar.gz",
+                ".regionkit/preflight/inventory.yml", "build/manifest.json", ".build.staging-x1y2/manifest.json",
+                ".build.old-x1y2/build/manifest.json", "regionkit-bundle-36.01-20261123.tar",
+                "regionkit-bundle-36.01-20261123/project/region.yaml", ".regionkit-bundle-abc/stage/x",
+                "keys/id_ed25519", ".region.yaml.abc.tmp"]
+    kept = ["region.yaml", ".gitignore", "README.md", "ledger.jsonl", "agreements.yaml", "secrets.vault.yml",
+            "assets/logo.png", "templates/apps/kinds/web/x.txt", "known_hosts"]
+    for name in left_out + kept:
+        path = project / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_text("x\n")
+    git = ["git", "-c", "core.excludesFile=/dev/null", "-C", str(project)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    tracked = set(subprocess.run([*git, "ls-files"], check=True, capture_output=True, text=True).stdout.split())
+    assert tracked.isdisjoint(left_out), sorted(tracked & set(left_out))
+    assert set(kept) <= tracked, sorted(set(kept) - tracked)

@@ -116,7 +116,7 @@ def test_template_links_out_of_the_template_folders_are_refused(cli, sample):
     override.parent.mkdir(parents=True)
     os.symlink("/etc/passwd", override)
     result = cli("render")
-    assert result.exit_code == 2 and "outside the template folders" in result.stderr
+    assert result.exit_code == 2 and "is a symbolic link" in result.stderr
 
 
 def test_output_paths_cannot_leave_the_build_folder():
@@ -187,3 +187,96 @@ def test_refuses_to_replace_a_folder_it_did_not_make(cli, sample, tmp_path):
     result = cli("render", "--out", foreign)
     assert result.exit_code == 2 and "did not make" in result.stderr
     assert [p.name for p in foreign.iterdir()] == ["holiday.jpg"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# One confinement rule for every file read from the project (issue 11, items 6 and 15)
+
+
+@pytest.mark.parametrize("name, target", [
+    ("templates/apps/kinds/web/x.txt", "/etc/shadow"),
+    ("templates/apps/kinds/web/x.txt", "../../../../region.yaml"),  # inside the project: refused too
+    ("templates/apps/e-office/nginx.conf.j2", "/etc/passwd"),
+    ("templates/macros/evil.j2", "/etc/shadow"),
+])
+def test_a_project_template_that_is_a_link_is_refused_and_nothing_is_built(cli, sample, name, target):
+    before = files_of(sample / "build")
+    link = sample / name
+    link.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(target, link)
+    result = cli("render")
+    assert result.exit_code == 2, result.output
+    assert "link" in result.stderr and name in result.stderr
+    assert files_of(sample / "build") == before
+
+
+def test_a_project_template_folder_that_is_a_link_is_refused(cli, sample, tmp_path):
+    outside = tmp_path / "elsewhere"
+    (outside / "web").mkdir(parents=True)
+    (outside / "web/x.txt").write_text("from outside\n")
+    (sample / "templates/apps").mkdir(parents=True)
+    os.symlink(outside, sample / "templates/apps/kinds")
+    result = cli("render")
+    assert result.exit_code == 2 and "templates/apps/kinds" in result.stderr and "link" in result.stderr
+    assert not (sample / "build/apps/e-office/x.txt").exists()
+
+
+def test_a_project_template_that_is_a_fifo_is_refused_without_blocking(cli, sample):
+    fifo = sample / "templates/apps/kinds/web/pipe.txt"
+    fifo.parent.mkdir(parents=True)
+    os.mkfifo(fifo)
+    result = cli("render")
+    assert result.exit_code == 2 and "pipe.txt" in result.stderr and "regular file" in result.stderr
+
+
+def test_a_huge_project_template_is_refused(cli, sample):
+    from regionkit.confined import MAX_FILE_BYTES
+
+    big = sample / "templates/apps/kinds/web/big.txt"
+    big.parent.mkdir(parents=True)
+    with open(big, "wb") as handle:
+        handle.truncate(MAX_FILE_BYTES + 1)
+    result = cli("render")
+    assert result.exit_code == 2 and "big.txt" in result.stderr and "at most" in result.stderr
+
+
+def set_logo(project: Path, value: str) -> None:
+    profile = project / "region.yaml"
+    text = profile.read_text()
+    start = text.index("  logo: ")
+    end = text.index("\n", start)
+    profile.write_text(text[:start] + f"  logo: {value}" + text[end:])
+
+
+@pytest.mark.parametrize("data, message", [
+    (make_png(16, 16), "each side must be 64 to 4096"),
+    (make_png()[:40] + b"\x00" * 30 + make_png()[-12:], "PNG"),  # right header, broken image data
+    (b"GIF89a", "not a PNG or SVG"),
+])
+def test_a_logo_validate_rejects_is_refused_by_render_the_same_way(cli, sample, data, message):
+    (sample / "assets/logo.png").write_bytes(data)
+    set_logo(sample, "assets/logo.png")
+    validate = cli("validate")
+    assert validate.exit_code == 2 and message in validate.output
+    result = cli("render")
+    assert result.exit_code == 2 and message in result.stderr and "region.yaml" in result.stderr, result.output
+    assert "internal error" not in result.output.lower()
+
+
+def test_a_logo_linked_to_dev_zero_is_refused_without_reading_it(cli, sample):
+    os.symlink("/dev/zero", sample / "assets/logo.png")
+    set_logo(sample, "assets/logo.png")
+    for command in ("validate", "render"):
+        result = cli(command)
+        assert result.exit_code == 2 and "link" in result.output, (command, result.output)
+
+
+@pytest.mark.parametrize("where", ["outside", "absolute"])
+def test_a_logo_outside_the_project_is_not_read_by_render(cli, sample, tmp_path, where):
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(make_png(300, 100))
+    set_logo(sample, "../outside.png" if where == "outside" else str(outside))
+    result = cli("render")
+    assert result.exit_code == 2 and "inside the project" in result.stderr, result.output
+    assert not (sample / "build/branding/logo.png").exists() or \
+        Image.open(sample / "build/branding/logo.png").size != (384, 128)

@@ -83,15 +83,17 @@ def extract(
 
 @app.command("keygen")
 def keygen(
-    path: Annotated[Path, typer.Argument(metavar="FILE", help="Private key to write (0600); FILE.pub is the "
-                                                                "public key to hand to field teams.")],
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="Private key to write (0600); FILE.pub and "
+                                                                "FILE.pub.pem are the public key to hand to field "
+                                                                "teams.")],
 ) -> None:
     """Make an ed25519 key pair for signing bundles."""
     from regionkit import bundle
     from regionkit.cli.output import stdout
 
     private, public = bundle.generate_key(path)
-    stdout.print(f"private key: {private} (keep it at the office)\npublic key: {public}")
+    stdout.print(f"private key: {private} (keep it at the office)\npublic key: {public}\n"
+                 f"public key as PEM, for openssl in the field: {public}.pem")
 
 
 def open_for_deploy(file: Path, workdir: Path | None, public_key: Path | None, options, quiet: bool):
