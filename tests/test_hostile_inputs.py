@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import tarfile
 from datetime import date
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from regionkit import bundle, ledger
-from regionkit.errors import InputError, ValidationFailed
+from regionkit.errors import ValidationFailed
 from regionkit.project import Project
 
 MARKUP = "Kab [/] [link=https://evil.example]x[/link] [bold]y :smile: \\[z]"
