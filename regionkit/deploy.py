@@ -132,7 +132,7 @@ def deploy(project: Project, catalog: Catalog, options: DeployOptions,
         vault.ensure(required_secrets(profile, catalog))
         secret_values = vault.values()
         artifacts = resolve_artifacts(project, profile, catalog)
-        apps = app_entries(profile, catalog, build.manifest, artifacts)
+        apps = chosen = app_entries(profile, catalog, build.manifest, artifacts)
         carried: dict[str, str] = {}
         if options.resume:
             converged = _converged_in_last_run(project)
@@ -142,7 +142,7 @@ def deploy(project: Project, catalog: Catalog, options: DeployOptions,
             apps = [a for a in apps if a["id"] == options.app]
         apps = [a for a in apps if a["id"] not in skipped]
         files = write_run_files(project.root, profile, apps, project.root / "build", tuned=options.tuned,
-                                playbooks=options.playbooks, apt_repo=options.apt_repo)
+                                playbooks=options.playbooks, apt_repo=options.apt_repo, chosen=chosen)
         record = _RunRecord(project, "check" if options.check else "deploy", secret_values,
                             _ledger_context(profile, catalog, options, apps, carried))
         with _password_pipe(password, options.vault_password_file) as (password_path, password_fds):

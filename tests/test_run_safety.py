@@ -154,6 +154,14 @@ def test_the_vault_password_reaches_the_playbook_through_a_pipe_never_a_file(fak
     assert not list((fake["root"] / ".regionkit").glob("vault-pass*"))
 
 
+def test_deploying_one_app_still_gives_the_databases_of_every_chosen_app(fake, cli):
+    result = cli("deploy", "--skip-preflight", "--app", "simasn")
+    assert result.exit_code == 0, result.output
+    seen = report(fake)
+    assert seen["apps"] == ["simasn"]
+    assert {(d["id"], d["database"]) for d in seen["databases"] or []} == {("sso", "postgresql"), ("simasn", "postgresql")}
+
+
 def test_kill_9_of_regionkit_takes_its_playbook_along_and_the_lock_lasts_until_the_playbook_is_gone(fake, cli):
     proc = start_deploy(fake, sleep=60)
     playbook = wait_for_playbook(fake, proc)
