@@ -75,10 +75,12 @@ def run(argv: list[str], env: dict[str, str], on_event: Callable[[dict], None], 
 
 def _dies_with(parent: int) -> Callable[[], None]:
     """For the child, before exec: SIGTERM when `parent` dies (also if it died before this ran)."""
-    libc = ctypes.CDLL(None, use_errno=True)
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork: the child only calls it
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    death_signal = int(signal.SIGTERM)
 
     def arm() -> None:
-        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        if prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0) != 0:
             os._exit(126)
         if os.getppid() != parent:
             os._exit(126)
