@@ -86,8 +86,18 @@ def ansible_processes(root: Path) -> list[str]:
     return found
 
 
-def start_deploy(root: Path, *args: str) -> tuple[subprocess.Popen, Path]:
-    """A deploy, returned once its playbook is under way (its events file has grown), with its run folder."""
+def recorded(run: Path) -> set[str]:
+    """The apps a run has recorded as deployed on a host so far (its events)."""
+    from regionkit.deploy import RECORD_TASK
+
+    events = run / "events.jsonl"
+    lines = events.read_text().splitlines() if events.exists() else []
+    return {e["app"] for e in map(json.loads, lines[:-1])
+            if e.get("task") == RECORD_TASK and e.get("status") in ("ok", "changed")}
+
+
+def start_deploy(root: Path, *args: str, apps_done: int = 0) -> tuple[subprocess.Popen, Path]:
+    """A deploy, returned with its run folder once its playbook is under way and has recorded `apps_done` apps."""
     runs = root / ".regionkit/runs"
     earlier = set(runs.iterdir())
     proc = subprocess.Popen([sys.executable, "-m", "regionkit", "-C", str(root), "deploy", "--skip-preflight", *args],
@@ -96,11 +106,12 @@ def start_deploy(root: Path, *args: str) -> tuple[subprocess.Popen, Path]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         fresh = list(set(runs.iterdir()) - earlier)
-        if fresh and (fresh[0] / "events.jsonl").exists() and (fresh[0] / "events.jsonl").stat().st_size > 2000:
+        events = fresh[0] / "events.jsonl" if fresh else None
+        if events and events.exists() and events.stat().st_size > 2000 and len(recorded(fresh[0])) >= apps_done:
             return proc, fresh[0]
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.2)
-    raise AssertionError("the playbook never got under way")
+    raise AssertionError("the playbook never got that far")
 
 
 def gone_within(root: Path, seconds: float) -> list[str]:
@@ -115,7 +126,7 @@ def test_kill_9_takes_the_playbook_along_and_leaves_no_password(rollout):
 
     root = rollout
     password = vault_password(root).value
-    proc, run = start_deploy(root)
+    proc, run = start_deploy(root, apps_done=4)
     assert ansible_processes(root)
     proc.kill()
     proc.wait()
@@ -133,19 +144,22 @@ KILLED: list[Path] = []  # the run the test above killed
 
 def test_the_next_run_settles_the_killed_one_and_sigterm_is_an_interrupt(rollout):
     root = rollout
-    proc, run = start_deploy(root, "--resume")  # allowed: the killed run is settled as interrupted
-    killed = json.loads((KILLED[0] / "result.json").read_text())
-    assert killed["status"] == "interrupted" and killed["abandoned"] is True
+    proc, run = start_deploy(root, "--resume", apps_done=2)  # allowed: the killed run is settled as interrupted
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
+    killed = json.loads((KILLED[0] / "result.json").read_text())
+    assert killed["status"] == "interrupted" and killed["abandoned"] is True
+    assert len(killed["converged"]) >= 4  # what it had done: the resume skipped it
+    assert set(json.loads((run / "result.json").read_text())["skipped_converged"]) == set(killed["converged"])
     assert json.loads((run / "result.json").read_text())["status"] == "interrupted"
     assert gone_within(root, 5) == []
 
 
 def test_resume_after_the_kill_and_the_interrupt_completes_and_every_app_answers(rollout):
     root = rollout
-    resumed = regionkit(root, "deploy", "--resume", "--skip-preflight")
+    resumed = regionkit(root, "deploy", "--resume", "--skip-preflight", "--json")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert len(json.loads(resumed.stdout)["skipped_converged"]) >= 6
     assert regionkit(root, "audit", "verify").returncode == 0
     assert all(v == (200, True) for v in database_health(root).values())
