@@ -132,8 +132,14 @@ def alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def runs(root: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((root / ".regionkit/runs").glob("*/result.json"))]
+def runs(root: Path) -> dict[str, dict]:
+    """run id -> run record (run ids order runs only to the second: look them up by id)."""
+    return {p.parent.name: json.loads(p.read_text()) for p in (root / ".regionkit/runs").glob("*/result.json")}
+
+
+def only_run(root: Path) -> dict:
+    (record,) = runs(root).values()
+    return record
 
 
 def locked(root: Path) -> bool:
@@ -175,12 +181,13 @@ def test_kill_9_of_regionkit_takes_its_playbook_along_and_the_lock_lasts_until_t
     assert report(fake)["got"] == "SIGTERM"
     assert not locked(fake["root"])
     assert not list((fake["root"] / ".regionkit").glob("vault-pass*"))
-    killed = runs(fake["root"])[-1]
+    killed = only_run(fake["root"])
     assert killed["status"] == "running"
     resumed = cli("deploy", "--skip-preflight", "--resume")
     assert resumed.exit_code == 0, resumed.output
-    settled, last = runs(fake["root"])[-2:]
-    assert settled["run_id"] == killed["run_id"] and settled["status"] == "interrupted" and settled["abandoned"]
+    settled = runs(fake["root"]).pop(killed["run_id"])
+    (last,) = [r for r in runs(fake["root"]).values() if r["run_id"] != killed["run_id"]]
+    assert settled["status"] == "interrupted" and settled["abandoned"]
     assert sorted(settled["converged"]) == ["simasn", "sso"]
     assert last["status"] == "succeeded" and sorted(last["skipped_converged"]) == ["simasn", "sso"]
     entries = ledger.read(ledger.default_path(fake["root"])).entries
@@ -196,7 +203,7 @@ def test_sigterm_and_sighup_stop_a_deploy_as_ctrl_c_does(fake, sig):
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert not alive(playbook) and "got" not in report(fake)  # asked with SIGINT, as a terminal would
-    assert runs(fake["root"])[-1]["status"] == "interrupted"
+    assert only_run(fake["root"])["status"] == "interrupted"
     assert "Traceback" not in err
 
 
@@ -204,12 +211,12 @@ def test_a_crash_before_the_ledger_append_is_settled_by_the_next_run(fake, cli):
     proc = start_deploy(fake, "crash-before-ledger")
     proc.communicate(timeout=60)
     assert proc.returncode == 9
-    crashed = runs(fake["root"])[-1]
+    crashed = only_run(fake["root"])
     assert crashed["status"] == "running"  # never "succeeded" without its ledger entries
     assert not ledger.default_path(fake["root"]).exists()
     resumed = cli("deploy", "--skip-preflight", "--resume")
     assert resumed.exit_code == 0, resumed.output
-    assert runs(fake["root"])[-2]["status"] == "interrupted"
+    assert runs(fake["root"])[crashed["run_id"]]["status"] == "interrupted"
     entries = ledger.read(ledger.default_path(fake["root"])).entries
     assert sorted((e.app, e.run_id) for e in entries if e.run_id == crashed["run_id"]) == [
         ("simasn", crashed["run_id"]), ("sso", crashed["run_id"])]
