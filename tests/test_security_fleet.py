@@ -1,4 +1,6 @@
-"""Crash safety on real servers: a partial run keeps every app's database, a killed deploy leaves nothing behind.
+"""Crash safety on real servers: a partial run keeps every app's database, a killed deploy leaves nothing behind
+(no playbook, no password), the next run settles it (record and ledger) and --resume continues from it, SIGTERM
+interrupts as Ctrl-C does.
 
 One sandbox (rksec) and one Pandeglang project (the 2021 package: five of its apps use PostgreSQL, the others
 MariaDB) serve the whole module, deployed once. Traffic goes only to the sandbox's own addresses.
@@ -152,6 +154,9 @@ def test_the_next_run_settles_the_killed_one_and_sigterm_is_an_interrupt(rollout
     assert killed["status"] == "interrupted" and killed["abandoned"] is True
     assert len(killed["converged"]) >= 4  # what it had done: the resume skipped it
     assert set(json.loads((run / "result.json").read_text())["skipped_converged"]) == set(killed["converged"])
+    ledger = [json.loads(line) for line in (root / "ledger.jsonl").read_text().splitlines()]
+    in_ledger = {e["app"] for e in ledger if e["run_id"] == killed["run_id"] and e["result"] == "succeeded"}
+    assert in_ledger == set(killed["converged"])  # what the killed run did reached the ledger
     assert json.loads((run / "result.json").read_text())["status"] == "interrupted"
     assert gone_within(root, 5) == []
 
