@@ -1,9 +1,13 @@
 """`regionkit deploy` and `regionkit plan`: render, gather secrets and artifacts, run the playbook, record it.
 
-One deploy per project at a time (an flock that the kernel releases if we crash). Every run keeps a record in
+One deploy (or render) per project at a time: an flock that ansible-playbook inherits, so the kernel releases
+it only when both we and the playbook are gone; the playbook dies with us. Every run keeps a record in
 `.regionkit/runs/<run id>/`: the command, the events, the stderr log and a result per app and host, with every
-secret value redacted. `--resume` continues the last failed or interrupted run, skipping the apps that
-converged in it with the same config digest.
+secret value redacted. The ledger entries of a run are written before its record says how it ended; a run
+whose record still says "running" when the next one takes the lock was killed: that next run records it as
+"interrupted" and puts what its events show in the ledger. `--resume` continues the last failed or
+interrupted run, skipping the apps that converged in it with the same config digest. The vault password
+reaches ansible-playbook through an inherited pipe, never through a file.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import secrets as random_source
 import shlex
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -75,8 +79,11 @@ class RunResult:
 
 
 @contextmanager
-def project_lock(project: Project):
-    """Hold the project's deploy lock; a second deploy is refused with who holds it."""
+def project_lock(project: Project, purpose: str = "deploy") -> Iterator[int]:
+    """Hold the project's lock for a deploy or a render (`purpose`); yields the locked file descriptor.
+
+    A second holder is refused (InputError naming who holds it). A child process given the descriptor keeps
+    the lock held until it exits too."""
     folder = project.root / STATE_DIR
     folder.mkdir(exist_ok=True)
     path = folder / "lock"
@@ -87,12 +94,13 @@ def project_lock(project: Project):
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
-            raise InputError(f"another deploy is running in this project ({holder})", Location(path)) from None
+            what = "render" if holder.startswith("render") else "deploy"
+            raise InputError(f"another {what} is running in this project ({holder})", Location(path)) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()} since {utc_now()}\n")
+        handle.write(f"{purpose}, pid {os.getpid()} since {utc_now()}\n")
         handle.flush()
-        yield
+        yield handle.fileno()
     finally:
         handle.close()
 
@@ -104,7 +112,8 @@ def deploy(project: Project, catalog: Catalog, options: DeployOptions,
     from regionkit.project_checks import check_project
     from regionkit.render import Renderer
 
-    with project_lock(project):
+    with project_lock(project) as lock:
+        settle_abandoned_runs(project)
         report = check_project(project.profile_path, catalog)
         if not report.ok:
             raise ValidationFailed(report.errors, f"{project.profile_path}: fix these before deploying")
@@ -123,7 +132,7 @@ def deploy(project: Project, catalog: Catalog, options: DeployOptions,
         vault.ensure(required_secrets(profile, catalog))
         secret_values = vault.values()
         artifacts = resolve_artifacts(project, profile, catalog)
-        apps = app_entries(profile, catalog, build.manifest, artifacts)
+        apps = chosen = app_entries(profile, catalog, build.manifest, artifacts)
         carried: dict[str, str] = {}
         if options.resume:
             converged = _converged_in_last_run(project)
@@ -133,18 +142,20 @@ def deploy(project: Project, catalog: Catalog, options: DeployOptions,
             apps = [a for a in apps if a["id"] == options.app]
         apps = [a for a in apps if a["id"] not in skipped]
         files = write_run_files(project.root, profile, apps, project.root / "build", tuned=options.tuned,
-                                playbooks=options.playbooks, apt_repo=options.apt_repo)
-        record = _RunRecord(project, "check" if options.check else "deploy", secret_values)
-        with _password_file(project, password, options.vault_password_file) as password_path:
-            extra = ["-e", f"@{project.root / VAULT_FILE}", "--vault-password-file", str(password_path)]
+                                playbooks=options.playbooks, apt_repo=options.apt_repo, chosen=chosen)
+        record = _RunRecord(project, "check" if options.check else "deploy", secret_values,
+                            _ledger_context(profile, catalog, options, apps, carried))
+        with _password_pipe(password, options.vault_password_file) as (password_path, password_fds):
+            extra = ["-e", f"@{project.root / VAULT_FILE}", "--vault-password-file", password_path]
             if options.check:
                 extra += ["--check", "--diff"]
-            outcome = _run_playbook("site.yml", files, extra, record, options, [a["id"] for a in apps], skipped,
-                                    on_event)
-        result = record.finish(outcome, apps, carried)
+            outcome = _run_playbook("site.yml", files, extra, record, options, skipped, on_event,
+                                    (lock, *password_fds))
+        result = record.conclude(outcome)
         result.urls = _urls(profile, apps)
-        if not options.check:
-            _record_in_ledger(project, profile, catalog, record, apps, result, options)
+        with record.written():
+            if not options.check:
+                _record_in_ledger(project, record.meta, result.apps, result.failures, record.result["finished"])
         return result
 
 
@@ -157,7 +168,8 @@ def undeploy(project: Project, catalog: Catalog, app_ids: list[str], options: De
     """
     from regionkit import ledger
 
-    with project_lock(project):
+    with project_lock(project) as lock:
+        settle_abandoned_runs(project)
         profile = project.profile()
         ledger_path = ledger.default_path(project.root)
         history = ledger.read(ledger_path, must_exist=False)
@@ -187,24 +199,20 @@ def undeploy(project: Project, catalog: Catalog, app_ids: list[str], options: De
                  "config_digest": None} for a in app_ids]
         files = write_run_files(project.root, profile, [], project.root / "build", tuned=options.tuned,
                                 playbooks=options.playbooks, removing=apps)
-        record = _RunRecord(project, "removal", [])
-        outcome = _run_playbook("remove.yml", files, [], record, options, app_ids, [], on_event)
-        result = record.finish(outcome, apps, {})
-        was_running = {(r.app, r.host) for r in running}
-        facts = [f for f in ledger.facts_from_run(apps, result.apps, result.failures)
-                 if (f.app, f.host) in was_running]
-        if facts:
-            ledger.record_deploy(project.root, (profile.region.key, profile.region.name),
-                                 [replace(f, version=None) for f in facts], run_id=result.run_id,
-                                 operator=options.operator, kit_version=__version__, catalog_digest=catalog.digest,
-                                 started=record.meta["started"], finished=utc_now(), agreement=options.agreement,
-                                 removal=True)
+        record = _RunRecord(project, "removal", [], _ledger_context(profile, catalog, options, apps, {}))
+        outcome = _run_playbook("remove.yml", files, [], record, options, [], on_event, (lock,))
+        result = record.conclude(outcome)
+        with record.written():
+            _record_in_ledger(project, record.meta, result.apps, result.failures, record.result["finished"])
         return result
 
 
 def _run_playbook(playbook: str, files, extra_args: list[str], record: "_RunRecord", options: DeployOptions,
-                  apps: list[str], skipped: list[str], on_event: Callable[[dict], None]) -> runner.Outcome:
-    """ansible-playbook with the run's inventory, vars and config; every event to the record and `on_event`."""
+                  skipped: list[str], on_event: Callable[[dict], None], keep_fds: tuple[int, ...]
+                  ) -> runner.Outcome:
+    """ansible-playbook with the run's inventory, vars and config; every event to the record and `on_event`.
+
+    `keep_fds` (the project lock, the password pipe) are inherited by the playbook."""
     argv = [runner.ansible_playbook(), str((options.playbooks or kit_path("playbooks")) / playbook),
             "-i", str(files.inventory), "-e", f"@{files.variables}", *extra_args]
     if options.limit:
@@ -212,13 +220,13 @@ def _run_playbook(playbook: str, files, extra_args: list[str], record: "_RunReco
     env = {**os.environ, "ANSIBLE_CONFIG": str(files.config), "ANSIBLE_NOCOLOR": "1",
            "ANSIBLE_FORCE_COLOR": "0", "PYTHONUNBUFFERED": "1"}
     env["PATH"] = f"{Path(runner.ansible_playbook()).parent}:{env.get('PATH', '')}"
-    record.start(argv, options, apps, skipped)
+    record.start(argv, options, skipped)
 
     def handle(event: dict) -> None:
         record.event(event)
         on_event(event)
 
-    return runner.run(argv, env, handle, record.folder / "ansible.log")
+    return runner.run(argv, env, handle, record.folder / "ansible.log", keep_fds)
 
 
 def _preflight(project: Project, catalog: Catalog, profile, options: DeployOptions,
@@ -233,16 +241,81 @@ def _preflight(project: Project, catalog: Catalog, profile, options: DeployOptio
         raise PreflightFailed(report)
 
 
-def _record_in_ledger(project: Project, profile, catalog: Catalog, record: "_RunRecord", apps: list[dict],
-                      result: RunResult, options: DeployOptions) -> None:
-    """One ledger entry per app and host the run worked on, succeeded or failed."""
+def _ledger_context(profile, catalog: Catalog, options: DeployOptions, apps: list[dict],
+                    carried: dict[str, str]) -> dict[str, Any]:
+    """What a run record keeps so that the run's ledger entries can be written from it alone."""
+    return {"region": [profile.region.key, profile.region.name], "catalog_digest": catalog.digest,
+            "agreement": options.agreement, "carried_over": carried,
+            "deploying": [{"id": a["id"], "version": a["version"], "config_digest": a["config_digest"]}
+                          for a in apps]}
+
+
+def _record_in_ledger(project: Project, meta: dict, per_app: dict[str, dict], failures: list[dict],
+                      finished: str) -> None:
+    """One ledger entry per app and host the run (its record's `meta`) worked on, succeeded or failed.
+
+    A check run records nothing; a removal records only the apps the ledger has running on that host."""
     from regionkit import ledger
 
-    facts = ledger.facts_from_run(apps, result.apps, result.failures)
+    if meta["mode"] == "check":
+        return
+    facts = ledger.facts_from_run(meta["deploying"], per_app, failures)
+    removal = meta["mode"] == "removal"
+    if removal:
+        history = ledger.read(ledger.default_path(project.root), must_exist=False)
+        history.raise_if_broken()
+        running = {(r.app, r.host) for r in ledger.region_apps(history.entries, meta["region"][0])}
+        facts = [replace(f, version=None) for f in facts if (f.app, f.host) in running]
     if facts:
-        ledger.record_deploy(project.root, (profile.region.key, profile.region.name), facts, run_id=result.run_id,
-                             operator=options.operator, kit_version=__version__, catalog_digest=catalog.digest,
-                             started=record.meta["started"], finished=utc_now(), agreement=options.agreement)
+        ledger.record_deploy(project.root, tuple(meta["region"]), facts, run_id=meta["run_id"],
+                             operator=meta["operator"], kit_version=meta["kit_version"],
+                             catalog_digest=meta["catalog_digest"], started=meta["started"], finished=finished,
+                             agreement=meta["agreement"], removal=removal)
+
+
+def settle_abandoned_runs(project: Project) -> list[str]:
+    """Record runs that a kill left "running" as "interrupted", with the ledger entries their events show.
+
+    Call it holding the project lock: then no record can belong to a live run (its playbook would hold the
+    lock). The ledger entries are written unless the ledger already has some of that run (it was killed after
+    writing them). Returns the run ids settled; raises InputError when the ledger is damaged."""
+    from regionkit import ledger
+
+    folder = project.root / RUNS_DIR
+    stale = []
+    for path in sorted(folder.glob("*/result.json")) if folder.is_dir() else []:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        if meta.get("status") == "running":
+            stale.append((path, meta))
+    if not stale:
+        return []
+    recorded = {e.run_id for e in ledger.read(ledger.default_path(project.root), must_exist=False).entries}
+    for path, meta in stale:
+        per_app, per_host, failures = summarise(_read_events(path.parent / "events.jsonl"))
+        deploying = meta.get("deploying", [])
+        finished = utc_now()
+        if "region" in meta and meta["run_id"] not in recorded:
+            _record_in_ledger(project, meta, per_app, failures, finished)
+        converged = {a["id"]: a["config_digest"] for a in deploying
+                     if meta["mode"] != "check" and _converged(per_app.get(a["id"]))}
+        write_atomic(path, json.dumps({**meta, "status": "interrupted", "abandoned": True, "finished": finished,
+                                       "apps": per_app, "hosts": per_host, "failures": failures,
+                                       "converged": converged, "carried_over": meta.get("carried_over", {}),
+                                       "config_digests": {a["id"]: a["config_digest"] for a in deploying}},
+                                      indent=2, sort_keys=True) + "\n")
+    return [meta["run_id"] for _, meta in stale]
+
+
+def _read_events(path: Path) -> list[dict]:
+    """The events a run wrote; a last line that a kill cut short is left out."""
+    events = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue
+    return events
 
 
 def _check_agreement(project: Project, number: str) -> None:
@@ -316,26 +389,33 @@ class _LocalArtifact:
 
 
 @contextmanager
-def _password_file(project: Project, password, given: Path | None):
-    """A file ansible-playbook can read the vault password from; a temporary 0600 one when none was given."""
+def _password_pipe(password, given: Path | None) -> Iterator[tuple[str, tuple[int, ...]]]:
+    """(--vault-password-file argument, fds the playbook must inherit): the file given, else a pipe holding
+    the password, read by ansible-playbook as /dev/fd/N; the password never touches the disk."""
     if given is not None:
-        yield Path(given)
+        yield str(given), ()
         return
-    folder = project.root / STATE_DIR
-    path = folder / f"vault-pass.{os.getpid()}.tmp"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    data = password.value + b"\n"
+    read, write = os.pipe()
     try:
-        os.write(fd, password.value + b"\n")
-        os.close(fd)
-        yield path
+        if len(data) > fcntl.fcntl(write, fcntl.F_GETPIPE_SZ):
+            fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, len(data))
+        view = memoryview(data)
+        while view:
+            view = view[os.write(write, view):]
+        os.close(write)
+        write = -1
+        yield f"/dev/fd/{read}", (read,)
     finally:
-        path.unlink(missing_ok=True)
+        os.close(read)
+        if write != -1:
+            os.close(write)
 
 
 class _RunRecord:
     """The folder that keeps what a run did, secrets redacted."""
 
-    def __init__(self, project: Project, mode: str, secret_values: list[str]):
+    def __init__(self, project: Project, mode: str, secret_values: list[str], context: dict[str, Any]):
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         self.run_id = f"{stamp}-{random_source.token_hex(3)}"
         self.folder = project.root / RUNS_DIR / self.run_id
@@ -343,37 +423,49 @@ class _RunRecord:
         self.mode = mode
         self.secrets = secret_values
         self.started = time.monotonic()
+        self.context = context  # see _ledger_context
         self.meta: dict[str, Any] = {}
+        self.result: dict[str, Any] = {}
         self.events = open(self.folder / "events.jsonl", "w", encoding="utf-8")
 
-    def start(self, argv: list[str], options: DeployOptions, apps: list[str], skipped: list[str]) -> None:
+    def start(self, argv: list[str], options: DeployOptions, skipped: list[str]) -> None:
         write_atomic(self.folder / "command.txt", self._clean(shlex.join(argv)) + "\n")
         self.meta = {"run_id": self.run_id, "mode": self.mode, "started": utc_now(), "operator": options.operator,
-                     "kit_version": __version__, "apps_planned": apps, "skipped_converged": skipped,
-                     "limit": options.limit, "app": options.app, "tuned": options.tuned}
+                     "kit_version": __version__, "apps_planned": [a["id"] for a in self.context["deploying"]],
+                     "skipped_converged": skipped, "limit": options.limit, "app": options.app,
+                     "tuned": options.tuned, "pid": os.getpid(), **self.context}
         self._write({**self.meta, "status": "running"})
 
     def event(self, event: dict) -> None:
         self.events.write(self._clean(json.dumps(event, sort_keys=True)) + "\n")
         self.events.flush()
 
-    def finish(self, outcome: runner.Outcome, apps: list[dict], carried: dict[str, str]) -> RunResult:
+    def conclude(self, outcome: runner.Outcome) -> RunResult:
+        """How the run ended, kept in `result` for `written()` (the record still says "running")."""
         self.events.close()
         log = self.folder / "ansible.log"
         if log.exists():
             write_atomic(log, self._clean(log.read_text(encoding="utf-8", errors="replace")))
         per_app, per_host, failures = summarise(outcome.events)
+        apps, carried = self.context["deploying"], self.context["carried_over"]
         converged = {a["id"]: a["config_digest"] for a in apps if _converged(per_app.get(a["id"]))}
         status = ("interrupted" if outcome.interrupted else "succeeded" if outcome.returncode == 0 and not failures
                   else "failed")
         duration = round(time.monotonic() - self.started, 3)
-        result = {**self.meta, "status": status, "finished": utc_now(), "duration_s": duration,
-                  "returncode": outcome.returncode, "apps": per_app, "hosts": per_host, "failures": failures,
-                  "converged": converged if self.mode != "check" else {}, "carried_over": carried,
-                  "config_digests": {a["id"]: a["config_digest"] for a in apps}}
-        self._write(result)
+        self.result = {**self.meta, "status": status, "finished": utc_now(), "duration_s": duration,
+                       "returncode": outcome.returncode, "apps": per_app, "hosts": per_host, "failures": failures,
+                       "converged": converged if self.mode != "check" else {}, "carried_over": carried,
+                       "config_digests": {a["id"]: a["config_digest"] for a in apps}}
         return RunResult(self.run_id, self.folder, status, self.mode, per_app, per_host, list(carried), duration,
                          outcome.returncode, failures)
+
+    @contextmanager
+    def written(self) -> Iterator[None]:
+        """Write the run's end into its record after the block (the ledger entries), whatever it raises."""
+        try:
+            yield
+        finally:
+            self._write(self.result)
 
     def _write(self, data: dict) -> None:
         write_atomic(self.folder / "result.json", self._clean(json.dumps(data, indent=2, sort_keys=True)) + "\n")

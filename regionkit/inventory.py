@@ -72,8 +72,12 @@ def app_entries(profile: Profile, catalog: Catalog, manifest: dict, artifacts: d
 
 def write_run_files(project_root: Path, profile: Profile, apps: list[dict], build_dir: Path,
                     tuned: bool = True, removing: list[dict] | None = None, playbooks: Path | None = None,
-                    apt_repo: Path | None = None) -> RunFiles:
+                    apt_repo: Path | None = None, chosen: list[dict] | None = None) -> RunFiles:
     """Write inventory.yml, vars.yml and ansible.cfg; `tuned=False` gives Ansible's stock settings.
+
+    `apps` are the app entries (app_entries) this run deploys, `chosen` those of every chosen app (default:
+    `apps`): state that hosts share between apps, the database servers' clients and accounts, is always
+    computed from every chosen app (`regionkit_databases`), so that a run of some apps keeps the others'.
 
     `removing` (playbooks/remove.yml) are the apps to take off the web hosts, each {id, version}; `playbooks`
     replaces the kit's playbooks folder (roles included); `apt_repo` is a tar of a flat apt repository that the
@@ -90,6 +94,9 @@ def write_run_files(project_root: Path, profile: Profile, apps: list[dict], buil
         "regionkit_build_dir": str(Path(build_dir).absolute()),
         "regionkit_apps": apps,
         "regionkit_db_clients": web_hosts,
+        "regionkit_databases": [{key: a[key] for key in ("id", "database", "db_name", "db_user")}
+                                for a in (apps if chosen is None else chosen)
+                                if a["kind"] != "unit-site" and a["database"] != "none"],
     }
     if removing is not None:
         variables["regionkit_remove"] = removing

@@ -421,9 +421,8 @@ def record_deploy(project_root: Path, region: tuple[str, str], facts: Iterable[A
             records.append({**common, "app": fact.app, "host": fact.host, "version": version,
                             "action": action.value, "config_digest": fact.config_digest,
                             "result": (Result.SUCCEEDED if fact.succeeded else Result.FAILED).value})
-        head = ledger.entries[-1] if ledger.entries else None
-        prev = GENESIS if head is None else line_hash(canonical(head.model_dump(mode="json")))
-        return _write(target, fd, created, len(ledger.entries), prev, records)
+        seq, prev = _tail(target, fd)  # the head line as written, whatever fields it leaves out
+        return _write(target, fd, created, seq, prev, records)
 
 
 def facts_from_run(apps: Iterable[Mapping[str, Any]], per_app: Mapping[str, Mapping[str, Any]],

@@ -398,3 +398,22 @@ def test_a_writer_killed_at_random_never_loses_an_acknowledged_entry(tmp_path: P
     assert read.ok and acked <= {e.seq for e in read.entries} and len(acked) > 0
     assert torn_seen > 0, "no kill landed inside a write: the torn-line path was not exercised"
     assert [e.seq for e in read.entries] == list(range(1, len(read.entries) + 1))
+
+
+def test_a_head_line_without_the_optional_fields_still_chains_the_next_run(tmp_path: Path):
+    """A valid entry may leave out catalog_digest, config_digest and agreement (None by default): the next
+    entry's `prev` is the hash of the line as written, not of a re-serialised entry with those fields added."""
+    path = tmp_path / ledger.LEDGER_NAME
+    payload = {"v": 1, "seq": 1, "prev": ledger.GENESIS, "action": "deploy", "result": "succeeded",
+               "region_code": "36.01", "region_name": "Kabupaten Pandeglang", "app": "e-office", "version": "1.0",
+               "host": "h1", "started": "2021-11-10T01:00:00Z", "finished": "2021-11-10T01:30:00Z",
+               "operator": "budi", "kit_version": "0.1.0", "run_id": "20211110T010000Z-abc010"}
+    payload["hash"] = ledger.entry_hash(payload)
+    path.write_bytes(ledger.canonical(payload) + b"\n")
+    assert ledger.read(path).ok
+    run(tmp_path, [fact("laksa", "h1")], day=11)
+    run(tmp_path, [fact("sigap", "h1")], day=12)  # the run after that is not refused either
+    read = ledger.read(path)
+    assert read.ok, read.problem
+    assert [e.seq for e in read.entries] == [1, 2, 3]
+    assert read.entries[1].prev == ledger.line_hash(lines(path)[0].rstrip(b"\n"))

@@ -38,7 +38,10 @@ def render(
         else:
             stdout.print("no changes")
         return
-    result = _build_with_progress(renderer, target, app_id, show=not json)
+    from regionkit.deploy import project_lock
+
+    with project_lock(project, "render"):  # a deploy reads the build: never rewrite it under one
+        result = _build_with_progress(renderer, target, app_id, show=not json)
     manifest = result.manifest
     if json:
         print_json({"out": str(result.out), "inputs_digest": manifest["inputs_digest"], "apps": len(manifest["apps"]),
