@@ -82,15 +82,25 @@ class Verified:
 def create(project: Project, catalog: Catalog, out: Path, *, sign_key: Path | None = None,
            vault_password_file: Path | None = None, prompt: Callable[[], str] | None = None,
            progress: Callable[[str], None] = lambda step: None, apt_cache: Path | None = None) -> Verified:
-    """Build the bundle of `project` at `out` (written whole or not at all) and return it verified."""
+    """Build the bundle of `project` at `out` (written whole or not at all) and return it verified.
+
+    Holds the project lock meanwhile: a deploy or render running is an InputError naming it."""
+    from regionkit.deploy import project_lock
+
+    out = Path(out).absolute()
+    private_key = load_private_key(sign_key) if sign_key is not None else None
+    with project_lock(project, "bundle"):  # no deploy, render or edit of the vault while the project is copied
+        return _create(project, catalog, out, private_key, vault_password_file, prompt, progress, apt_cache)
+
+
+def _create(project: Project, catalog: Catalog, out: Path, private_key, vault_password_file: Path | None,
+            prompt: Callable[[], str] | None, progress: Callable[[str], None], apt_cache: Path | None) -> Verified:
     from regionkit import debs
     from regionkit.deploy import resolve_artifacts
     from regionkit.project_checks import check_project
     from regionkit.render import Renderer
     from regionkit.secrets import Vault, required_secrets, vault_password
 
-    out = Path(out).absolute()
-    private_key = load_private_key(sign_key) if sign_key is not None else None
     report = check_project(project.profile_path, catalog)
     if not report.ok:
         raise ValidationFailed(report.errors, f"{project.profile_path}: fix these before bundling")

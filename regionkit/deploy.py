@@ -80,7 +80,7 @@ class RunResult:
 
 @contextmanager
 def project_lock(project: Project, purpose: str = "deploy") -> Iterator[int]:
-    """Hold the project's lock for a deploy or a render (`purpose`); yields the locked file descriptor.
+    """Hold the project's lock for a deploy, a render or a bundle (`purpose`); yields the locked file descriptor.
 
     A second holder is refused (InputError naming who holds it). A child process given the descriptor keeps
     the lock held until it exits too."""
@@ -94,7 +94,7 @@ def project_lock(project: Project, purpose: str = "deploy") -> Iterator[int]:
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
-            what = "render" if holder.startswith("render") else "deploy"
+            what = holder.split(",", 1)[0] if "," in holder else "deploy"
             raise InputError(f"another {what} is running in this project ({holder})", Location(path)) from None
         handle.seek(0)
         handle.truncate()
@@ -416,7 +416,7 @@ class _RunRecord:
     """The folder that keeps what a run did, secrets redacted."""
 
     def __init__(self, project: Project, mode: str, secret_values: list[str], context: dict[str, Any]):
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")  # sorts in start order
         self.run_id = f"{stamp}-{random_source.token_hex(3)}"
         self.folder = project.root / RUNS_DIR / self.run_id
         self.folder.mkdir(parents=True)

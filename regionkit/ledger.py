@@ -313,7 +313,7 @@ def _tail(path: Path, fd: int) -> tuple[int, str]:
         seq = data["seq"]
         if not isinstance(seq, int) or entry_hash(data) != data["hash"] or canonical(data) != line:
             raise ValueError
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
         raise _refusal(path, verify_bytes(path, _read_all(fd))) from None
     return seq, line_hash(line)
 

@@ -62,7 +62,10 @@ FAKE_PLAYBOOK = textwrap.dedent("""\
             path = os.path.join(folder, name)
             if name != ".vault-pass" and os.path.isfile(path) and password in open(path, "rb").read():
                 on_disk.append(os.path.relpath(path, root))
-    variables = yaml.safe_load(open(argv[argv.index("-e") + 1][1:]))
+    class Loader(yaml.SafeLoader):  # the vars file is one mapping under Ansible's !unsafe tag
+        pass
+    Loader.add_constructor("!unsafe", lambda loader, node: loader.construct_mapping(node, deep=True))
+    variables = yaml.load(open(argv[argv.index("-e") + 1][1:]), Loader=Loader)
     for app in variables["regionkit_apps"]:
         print(json.dumps({{"event": "result", "status": "changed", "host": "web1", "task": {record!r},
                           "app": app["id"]}}), flush=True)
@@ -240,3 +243,11 @@ def test_a_deploy_is_refused_while_a_render_holds_the_lock(project, cli):
     with project_lock(Project(project), "render"):
         refused = cli("deploy", "--skip-preflight")
     assert refused.exit_code == 2 and "another render is running in this project" in refused.stderr
+
+
+def test_bundle_create_is_refused_while_a_deploy_holds_the_lock(project, cli, tmp_path):
+    out = tmp_path / "field.tar"
+    with project_lock(Project(project)):
+        refused = cli("bundle", "create", "--out", str(out))
+    assert refused.exit_code == 2 and "another deploy is running in this project" in refused.stderr
+    assert not out.exists() and not list(tmp_path.glob(".field.tar*"))

@@ -134,7 +134,9 @@ def hostile_profile(root: Path, markers: Path):
 def hostile_apps(markers: Path) -> list[dict]:
     return [{"id": "e-office", "name": "e-Office" + pipe(markers / "pwned-app-name"), "version": "1.0.0",
              "fqdn": "e-office.x.go.id" + pipe(markers / "pwned-fqdn"), "sites": ["s" + pipe(markers / "pwned-site")],
-             "artifact": {"path": "/tmp/a" + pipe(markers / "pwned-artifact"), "sha256": "0" * 64}}]
+             "artifact": {"path": "/tmp/a" + pipe(markers / "pwned-artifact"), "sha256": "0" * 64},
+             "kind": "web", "database": "postgresql", "db_name": "eoffice" + pipe(markers / "pwned-db-name"),
+             "db_user": "eoffice" + pipe(markers / "pwned-db-user")}]
 
 
 def test_the_preflight_probe_never_templates_host_settings(pangkep, tmp_path):
@@ -156,7 +158,7 @@ PLAYBOOK = """\
         mode: "0600"
         content: >-
           {{ {'region': regionkit_region, 'apps': regionkit_apps, 'build': regionkit_build_dir,
-              'clients': regionkit_db_clients,
+              'clients': regionkit_db_clients, 'databases': regionkit_databases,
               'host': {'user': hostvars['web1'].ansible_user, 'key': hostvars['web1'].ansible_ssh_private_key_file,
                        'args': hostvars['web1'].ansible_ssh_common_args}} | to_json }}
 """
@@ -184,6 +186,7 @@ def test_ansible_reads_every_generated_value_as_text(pangkep, tmp_path):
     assert seen["region"]["name"] == profile.region.name and seen["region"]["domain"] == profile.region.domain
     assert seen["build"] == str(root / "build")
     assert seen["apps"] == apps
+    assert seen["databases"] == [{k: apps[0][k] for k in ("id", "database", "db_name", "db_user")}]
     host = profile.hosts[0]
     assert seen["host"]["user"] == host.user and seen["host"]["key"] == host.ssh_key
     assert shlex.split(seen["host"]["args"]) == ["-o", "IdentitiesOnly=yes", "-o",
