@@ -1,5 +1,7 @@
 """What the fleet tests share: the platform check, running regionkit, and the sample project on a sandbox."""
 
+import http.client
+import ipaddress
 import os
 import shutil
 import subprocess
@@ -49,3 +51,16 @@ def sample_project(root: Path, state, *apps: str, preset: str | None = "pandegla
     built = regionkit(root, "artifacts", "build-demo")
     assert built.returncode == 0, built.stderr
     return root
+
+
+def sandbox_get(subnet: str, address: str, host_header: str, path: str = "/") -> tuple[int, str]:
+    """(status, body) of an HTTP GET to port 80 of `address`, which must be in the sandbox's `subnet`: the fleet
+    tests never send traffic anywhere else."""
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet), address
+    connection = http.client.HTTPConnection(address, 80, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Host": host_header})
+        response = connection.getresponse()
+        return response.status, response.read().decode("utf-8", "replace")
+    finally:
+        connection.close()

@@ -5,7 +5,6 @@ Creating the bundle gathers wheels and Debian packages (from the local caches, e
 the field part runs with no index and proxies pointing nowhere. Traffic goes only to the sandbox's addresses.
 """
 
-import http.client
 import json
 import os
 import shutil
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fleet import fresh_sandbox, sample_project
+from tests.fleet import fresh_sandbox, sample_project, sandbox_get
 from tests.test_bundle import first_check
 
 pytestmark = pytest.mark.fleet
@@ -111,12 +110,9 @@ def test_deploy_from_the_bundle_alone_completes_with_packages_from_the_bundle(fi
         assert status.startswith("ii"), (host, package, status)
     assert host_shell("h2", "ls /var/cache/apt/archives/*.deb 2>/dev/null | wc -l").strip() == "0"
     web = next(h["address"] for h in json.loads(json.dumps(_hosts(field))) if "web" in h["roles"])
-    assert web.startswith("10.77.4.")
-    connection = http.client.HTTPConnection(web, 80, timeout=10)
-    connection.request("GET", "/health", headers={"Host": "e-office.pandeglangkab.go.id"})
-    response = connection.getresponse()
-    health = json.loads(response.read())
-    assert response.status == 200 and health["region"] == "Kabupaten Pandeglang" and health["database"]["ok"]
+    status, body = sandbox_get(SUBNET, web, "e-office.pandeglangkab.go.id", "/health")
+    health = json.loads(body)
+    assert status == 200 and health["region"] == "Kabupaten Pandeglang" and health["database"]["ok"]
 
 
 def test_the_field_run_is_recorded_in_the_bundles_project(field):

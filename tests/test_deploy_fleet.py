@@ -14,7 +14,7 @@ import time
 import pytest
 import yaml
 
-from tests.fleet import fresh_sandbox, regionkit, sample_project
+from tests.fleet import fresh_sandbox, regionkit, sample_project, sandbox_get
 
 pytestmark = pytest.mark.fleet
 
@@ -23,14 +23,7 @@ SUBNET = "10.77.1.0/24"
 
 
 def get(address: str, host_header: str, path: str = "/") -> tuple[int, str]:
-    assert address.startswith("10.77.1."), address  # only ever the sandbox's own addresses
-    connection = http.client.HTTPConnection(address, 80, timeout=10)
-    try:
-        connection.request("GET", path, headers={"Host": host_header})
-        response = connection.getresponse()
-        return response.status, response.read().decode("utf-8", "replace")
-    finally:
-        connection.close()
+    return sandbox_get(SUBNET, address, host_header, path)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ One sandbox (rksec) and one Pandeglang project (the 2021 package: five of its ap
 MariaDB) serve the whole module, deployed once. Traffic goes only to the sandbox's own addresses.
 """
 
-import http.client
 import json
 import os
 import signal
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.fleet import fresh_sandbox, regionkit, sample_project
+from tests.fleet import fresh_sandbox, regionkit, sample_project, sandbox_get
 
 pytestmark = pytest.mark.fleet
 
@@ -26,15 +25,8 @@ SANDBOX = "rksec"
 SUBNET = "10.77.6.0/24"
 
 
-def get(address: str, host_header: str, path: str) -> tuple[int, str]:
-    assert address.startswith("10.77.6."), address  # only ever the sandbox's own addresses
-    connection = http.client.HTTPConnection(address, 80, timeout=10)
-    try:
-        connection.request("GET", path, headers={"Host": host_header})
-        response = connection.getresponse()
-        return response.status, response.read().decode("utf-8", "replace")
-    finally:
-        connection.close()
+def get(address: str, host_header: str, path: str = "/") -> tuple[int, str]:
+    return sandbox_get(SUBNET, address, host_header, path)
 
 
 @pytest.fixture(scope="module")
