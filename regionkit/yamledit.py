@@ -10,7 +10,7 @@ alike. The edit is refused, with nothing written, when
 - the dumped text does not read back as exactly the edited document (same types, same values), or
 - the edited file does not pass the file's own validation.
 
-The whole sequence is `edit_yaml`; a lock around it (see issue 12) goes in that one place.
+The whole sequence is `edit_yaml`, so a lock around edits belongs in that one place.
 """
 
 from __future__ import annotations
