@@ -14,6 +14,7 @@ import time
 import pytest
 import yaml
 
+from regionkit import sandbox
 from tests.fleet import fresh_sandbox, regionkit, sample_project, sandbox_get
 
 pytestmark = pytest.mark.fleet
@@ -121,24 +122,42 @@ def test_plan_after_a_change_lists_exactly_the_affected_app(rollout):
     assert json.loads(regionkit(root, "plan", "--json").stdout)["changing"] == []
 
 
-def test_wrong_checksum_stops_with_app_and_host_then_resume_skips_converged(rollout):
+def test_wrong_checksum_is_refused_before_any_run(rollout):
+    """An artifact whose sha256 is not the index's never reaches a server: the control node checks it first."""
     root = rollout["root"]
     index_path = root / "artifacts/index.json"
     original = index_path.read_text()
     index = json.loads(original)
     version = next(iter(index["artifacts"]["laksa"]))
     index["artifacts"]["laksa"][version]["sha256"] = "0" * 64
+    runs_before = set((root / ".regionkit/runs").iterdir())
     index_path.write_text(json.dumps(index))
+    try:
+        refused = regionkit(root, "deploy")
+    finally:
+        index_path.write_text(original)
+    assert refused.returncode == 1, refused.stderr  # the store is wrong, not the project: OperationFailed
+    assert "laksa" in refused.stderr and "sha256 mismatch" in refused.stderr and "0" * 16 in refused.stderr
+    assert set((root / ".regionkit/runs").iterdir()) == runs_before  # no playbook ran
+
+
+def test_a_failure_on_one_host_names_app_and_host_then_resume_skips_converged(rollout):
+    """The host's copy of laksa's artifact cannot be replaced (a folder stands in its place): the run fails
+    there, naming laksa and h2; once the folder is gone, --resume deploys only what had not converged."""
+    root = rollout["root"]
+    version = json.loads((root / "artifacts/index.json").read_text())["artifacts"]["laksa"]
+    dest = f"/srv/regionkit/artifacts/laksa-{next(iter(version))}.tar.gz"
+    sandbox.exec_in(SANDBOX, "h2", ["sh", "-c", f"rm -rf {dest} && mkdir {dest}"])
     try:
         failed = regionkit(root, "deploy")
         assert failed.returncode == 1
-        assert "laksa" in failed.stderr and "h2" in failed.stderr and "0" * 16 in failed.stderr
+        assert "laksa" in failed.stderr and "h2" in failed.stderr
         record = json.loads(sorted((root / ".regionkit/runs").glob("*/result.json"))[-1].read_text())
         assert record["status"] == "failed"
         converged = set(record["converged"])
         assert "sso" in converged and "laksa" not in converged
     finally:
-        index_path.write_text(original)
+        sandbox.exec_in(SANDBOX, "h2", ["rm", "-rf", dest])
     resumed = regionkit(root, "deploy", "--resume", "--json")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     result = json.loads(resumed.stdout)
@@ -199,16 +218,12 @@ def test_nothing_the_runs_leave_contains_a_secret(rollout):
 
 def processes(name: str, host: str) -> str:
     """The command lines of every process on a sandbox host, one per line."""
-    from regionkit import sandbox
-
     script = ("import pathlib\nfor p in pathlib.Path('/proc').glob('[0-9]*/cmdline'):\n"
               "    try: print(p.read_bytes().replace(b'\\0', b' ').decode())\n    except OSError: pass")
     return sandbox.exec_in(name, host, ["python3", "-c", script]).stdout
 
 
 def test_undeploy_takes_a_removed_app_off_the_servers_and_the_ledger_records_it(rollout):
-    from regionkit import sandbox
-
     root = rollout["root"]
     web = web_address(rollout)
     assert get(web, "open-data.pandeglangkab.go.id", "/health")[0] == 200
@@ -247,8 +262,6 @@ def poll(probe, seconds: float = 30):
 
 
 def test_status_shows_a_stopped_service_as_down_until_it_starts_again(rollout):
-    from regionkit import sandbox
-
     root = rollout["root"]
     app = "notifikasi"  # laksa runs under PHP-FPM; notifikasi is a service: its own process behind nginx
     shown = json.loads(regionkit(root, "catalog", "show", app, "--json").stdout)
