@@ -284,7 +284,7 @@ def settle_abandoned_runs(project: Project) -> list[str]:
     folder = project.root / RUNS_DIR
     stale = []
     for path in sorted(folder.glob("*/result.json")) if folder.is_dir() else []:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta = _run_record(project, path)
         if meta.get("status") == "running":
             stale.append((path, meta))
     if not stale:
@@ -341,8 +341,27 @@ def _urls(profile, apps: list[dict]) -> list[dict]:
 
 
 def last_run(project: Project) -> dict | None:
+    """The last run record (`.regionkit/runs/<run id>/result.json`), None when there is none; InputError when it
+    is damaged (see `_run_record`)."""
     runs = sorted((project.root / RUNS_DIR).glob("*/result.json")) if (project.root / RUNS_DIR).is_dir() else []
-    return json.loads(runs[-1].read_text(encoding="utf-8")) if runs else None
+    return _run_record(project, runs[-1]) if runs else None
+
+
+def _run_record(project: Project, path: Path) -> dict:
+    """The run record at `path` (inside `project`) as a JSON object. InputError (exit 2) naming the file when it
+    is not one: not a regular file, unreadable, not UTF-8 JSON, nested too deep, or not an object."""
+    from regionkit.confined import read_project_file
+
+    data = read_project_file(project.root, path.relative_to(project.root).as_posix())
+    try:
+        meta = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        meta = exc
+    if not isinstance(meta, dict):
+        why = f"not JSON ({meta})" if isinstance(meta, Exception) else "not a JSON object"
+        raise InputError(f"damaged run record: {why}", Location(path),
+                         hint=f"move the run's folder {path.parent.name} out of {RUNS_DIR}/ and run again")
+    return meta
 
 
 def _converged_in_last_run(project: Project) -> dict[str, str]:
