@@ -39,6 +39,7 @@ from regionkit.resources import kit_path
 from regionkit.secrets import VAULT_FILE, Vault, redact, required_secrets, vault_password
 
 RUNS_DIR = f"{STATE_DIR}/runs"
+MAX_EVENTS_BYTES = 256 * 1024 * 1024  # a run's events.jsonl, read whole when a killed run is settled
 RECORD_TASK = "regionkit: record deployed release"
 REMOVE_TASK = "regionkit: record removed app"  # playbooks/tasks/remove-app.yml
 PLATFORM = "(platform)"  # results of tasks that belong to no single app: base, databases, web server
@@ -291,7 +292,7 @@ def settle_abandoned_runs(project: Project) -> list[str]:
         return []
     recorded = {e.run_id for e in ledger.read(ledger.default_path(project.root), must_exist=False).entries}
     for path, meta in stale:
-        per_app, per_host, failures = summarise(_read_events(path.parent / "events.jsonl"))
+        per_app, per_host, failures = summarise(_read_events(project, path.parent / "events.jsonl"))
         deploying = meta.get("deploying", [])
         finished = utc_now()
         if "region" in meta and meta["run_id"] not in recorded:
@@ -306,11 +307,15 @@ def settle_abandoned_runs(project: Project) -> list[str]:
     return [meta["run_id"] for _, meta in stale]
 
 
-def _read_events(path: Path) -> list[dict]:
-    """The events a run wrote; a last line that a kill cut short is left out."""
+def _read_events(project: Project, path: Path) -> list[dict]:
+    """The events a run wrote (`path` inside `project`); a last line that a kill cut short is left out.
+    InputError naming the file when it is a link, a fifo or another special file, or over MAX_EVENTS_BYTES."""
+    from regionkit.confined import read_project_file
+
     events = []
-    if path.exists():
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    if os.path.lexists(path):
+        data = read_project_file(project.root, path.relative_to(project.root).as_posix(), MAX_EVENTS_BYTES)
+        for line in data.decode("utf-8", errors="replace").splitlines():
             try:
                 events.append(json.loads(line))
             except ValueError:

@@ -267,3 +267,20 @@ def test_a_damaged_run_record_is_a_positioned_refusal(project: Path, content):
         with pytest.raises(InputError) as refused:
             read(Project(project))
         assert str(record) in str(refused.value.location), read
+
+
+@pytest.mark.parametrize("events", ["/dev/zero", "fifo"])
+def test_the_events_of_an_abandoned_run_are_never_read_from_a_link_or_a_fifo(project: Path, events):
+    from regionkit import deploy
+
+    folder = project / deploy.RUNS_DIR / "20211110T010000.000000Z-abc123"
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_text(json.dumps({"run_id": "20211110T010000.000000Z-abc123", "status": "running",
+                                                    "mode": "deploy"}))
+    if events == "fifo":
+        os.mkfifo(folder / "events.jsonl")  # opening it for reading would wait for a writer forever
+    else:
+        (folder / "events.jsonl").symlink_to(events)  # reading it would never end
+    with pytest.raises(InputError) as refused:
+        deploy.settle_abandoned_runs(Project(project))
+    assert str(folder / "events.jsonl") in str(refused.value.location)
