@@ -35,6 +35,7 @@ from regionkit.digests import CHUNK, sha256_bytes, sha256_file
 from regionkit.errors import InputError, Location, OperationFailed
 
 INDEX_NAME = "index.json"
+MAX_INDEX_BYTES = 64 * 1024 * 1024  # a store's index.json, read whole
 INDEX_FORMAT = 1
 WORKLOAD_LABEL = "regionkit reference workload"
 WORKLOAD_PREFIX = "regionkit-workload-"
@@ -341,17 +342,25 @@ def _parse_index(text: str | bytes, where: str) -> dict:
 
 
 def _read_local_index(folder: Path) -> dict:
+    """The index of the store folder `folder`. InputError when the folder cannot be looked at (e.g. a name too
+    long), is missing, has no index, or its index is not a regular file of at most MAX_INDEX_BYTES."""
+    from regionkit.confined import read_named_file
+
     path = folder / INDEX_NAME
-    if not folder.is_dir():
+    try:
+        found = folder.is_dir(), path.exists()
+    except OSError as exc:
+        raise InputError(f"artifact store {folder}: {exc.strerror}") from None
+    if not found[0]:
         raise InputError(f"artifact store {folder} does not exist",
                          hint="`regionkit artifacts build-demo` creates one with the reference workload")
-    try:
-        text = path.read_bytes()
-    except FileNotFoundError:
+    if not found[1]:
         raise InputError(f"artifact store {folder}: no {INDEX_NAME}",
-                         hint="`regionkit artifacts build-demo` creates one with the reference workload") from None
-    except OSError as exc:
-        raise OperationFailed(f"cannot read {path}: {exc.strerror}") from None
+                         hint="`regionkit artifacts build-demo` creates one with the reference workload")
+    try:
+        text = read_named_file(path, MAX_INDEX_BYTES)
+    except ValueError as exc:
+        raise InputError(f"artifact store {folder}: {INDEX_NAME}: {exc}") from None
     return _parse_index(text, str(path))
 
 

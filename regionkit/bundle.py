@@ -58,7 +58,8 @@ MAX_SIGNATURE_BYTES = 4096
 # Never bundled, besides the rules of `_bundle_rules`: run records and caches, version control, the old build.
 PROJECT_SKIP = {".regionkit", ".git", "build"}
 MAX_PROJECT_FILE_BYTES = 256 * 1024 * 1024
-_PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+# A private key in PEM/OpenSSH form, or a PuTTY key file, anywhere in a file.
+_PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----|PuTTY-User-Key-File-")
 
 
 @dataclass
@@ -216,7 +217,7 @@ def _copy_project(root: Path, dest: Path, profile) -> None:
     leave_out = _bundle_rules(root, profile)
     for name, info in project_files(root, skip=leave_out):
         data = read_project_file(root, name, MAX_PROJECT_FILE_BYTES)
-        if _PRIVATE_KEY.search(data[:8192]):
+        if _PRIVATE_KEY.search(data):
             continue  # a private key never travels, whatever its name
         target = dest / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -235,8 +236,8 @@ def _bundle_rules(root: Path, profile) -> Callable[[str, bool], bool]:
 
     def leave_out(name: str, is_dir: bool) -> bool:
         base = name.rsplit("/", 1)[-1]
-        if name in PROJECT_SKIP or base.endswith((".tmp", ".partial")) or fnmatch.fnmatchcase(base, "*vault-pass*") \
-                or fnmatch.fnmatchcase(base, "*vault-password*") or name in private \
+        if name in PROJECT_SKIP or base.endswith((".tmp", ".partial")) or name in private \
+                or fnmatch.fnmatchcase(base, "*vault[-_]pass*") \
                 or ("/" not in name and base.startswith(("regionkit-bundle-", ".regionkit-bundle-"))):
             return True
         return ignored(name, is_dir)

@@ -39,6 +39,7 @@ from regionkit.resources import kit_path
 from regionkit.secrets import VAULT_FILE, Vault, redact, required_secrets, vault_password
 
 RUNS_DIR = f"{STATE_DIR}/runs"
+MAX_EVENTS_BYTES = 256 * 1024 * 1024  # a run's events.jsonl, read whole when a killed run is settled
 RECORD_TASK = "regionkit: record deployed release"
 REMOVE_TASK = "regionkit: record removed app"  # playbooks/tasks/remove-app.yml
 PLATFORM = "(platform)"  # results of tasks that belong to no single app: base, databases, web server
@@ -284,14 +285,14 @@ def settle_abandoned_runs(project: Project) -> list[str]:
     folder = project.root / RUNS_DIR
     stale = []
     for path in sorted(folder.glob("*/result.json")) if folder.is_dir() else []:
-        meta = json.loads(path.read_text(encoding="utf-8"))
+        meta = _run_record(project, path)
         if meta.get("status") == "running":
             stale.append((path, meta))
     if not stale:
         return []
     recorded = {e.run_id for e in ledger.read(ledger.default_path(project.root), must_exist=False).entries}
     for path, meta in stale:
-        per_app, per_host, failures = summarise(_read_events(path.parent / "events.jsonl"))
+        per_app, per_host, failures = summarise(_read_events(project, path.parent / "events.jsonl"))
         deploying = meta.get("deploying", [])
         finished = utc_now()
         if "region" in meta and meta["run_id"] not in recorded:
@@ -306,11 +307,15 @@ def settle_abandoned_runs(project: Project) -> list[str]:
     return [meta["run_id"] for _, meta in stale]
 
 
-def _read_events(path: Path) -> list[dict]:
-    """The events a run wrote; a last line that a kill cut short is left out."""
+def _read_events(project: Project, path: Path) -> list[dict]:
+    """The events a run wrote (`path` inside `project`); a last line that a kill cut short is left out.
+    InputError naming the file when it is a link, a fifo or another special file, or over MAX_EVENTS_BYTES."""
+    from regionkit.confined import read_project_file
+
     events = []
-    if path.exists():
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    if os.path.lexists(path):
+        data = read_project_file(project.root, path.relative_to(project.root).as_posix(), MAX_EVENTS_BYTES)
+        for line in data.decode("utf-8", errors="replace").splitlines():
             try:
                 events.append(json.loads(line))
             except ValueError:
@@ -341,8 +346,27 @@ def _urls(profile, apps: list[dict]) -> list[dict]:
 
 
 def last_run(project: Project) -> dict | None:
+    """The last run record (`.regionkit/runs/<run id>/result.json`), None when there is none; InputError when it
+    is damaged (see `_run_record`)."""
     runs = sorted((project.root / RUNS_DIR).glob("*/result.json")) if (project.root / RUNS_DIR).is_dir() else []
-    return json.loads(runs[-1].read_text(encoding="utf-8")) if runs else None
+    return _run_record(project, runs[-1]) if runs else None
+
+
+def _run_record(project: Project, path: Path) -> dict:
+    """The run record at `path` (inside `project`) as a JSON object. InputError (exit 2) naming the file when it
+    is not one: not a regular file, unreadable, not UTF-8 JSON, nested too deep, or not an object."""
+    from regionkit.confined import read_project_file
+
+    data = read_project_file(project.root, path.relative_to(project.root).as_posix())
+    try:
+        meta = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:
+        meta = exc
+    if not isinstance(meta, dict):
+        why = f"not JSON ({meta})" if isinstance(meta, Exception) else "not a JSON object"
+        raise InputError(f"damaged run record: {why}", Location(path),
+                         hint=f"move the run's folder {path.parent.name} out of {RUNS_DIR}/ and run again")
+    return meta
 
 
 def _converged_in_last_run(project: Project) -> dict[str, str]:

@@ -498,3 +498,19 @@ def test_what_the_playbook_copies_is_a_verified_copy_not_the_stores_file(chosen:
     assert found and all(Path(a.path) != archive and sha256(Path(a.path)) == a.sha256 for a in found.values())
     archive.write_bytes(b"changed after the check")  # what the store holds now never reaches a server
     assert all(sha256(Path(a.path)) == a.sha256 for a in found.values())
+
+
+@pytest.mark.parametrize("store", ["long-name", "fifo", "zero"])
+def test_a_store_that_cannot_be_read_as_a_folder_with_an_index_file_is_refused(tmp_path, store):
+    if store == "long-name":
+        folder = tmp_path / ("A" * 300)  # longer than a file name may be: stat() fails with ENAMETOOLONG
+    else:
+        folder = tmp_path / "store"
+        folder.mkdir()
+        if store == "fifo":
+            os.mkfifo(folder / INDEX_NAME)  # opening it for reading would wait for a writer forever
+        else:
+            (folder / INDEX_NAME).symlink_to("/dev/zero")  # reading it would never end
+    with pytest.raises(InputError) as refused:
+        Store.open(folder)
+    assert str(folder) in str(refused.value)

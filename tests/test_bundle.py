@@ -458,6 +458,19 @@ def test_create_takes_no_password_file_and_no_ssh_key(office_project, tmp_path):
     assert not any(name.startswith(".regionkit") for name in taken)
 
 
+def test_create_takes_no_private_key_wherever_it_sits_in_a_file_and_no_underscore_password_file(office_project,
+                                                                                                tmp_path):
+    (office_project / "notes").mkdir()
+    (office_project / "notes/padded.txt").write_text("a" * 9000 + "\n-----BEGIN OPENSSH PRIVATE KEY-----\nsecret\n")
+    (office_project / "notes/field.ppk").write_text("PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\n")
+    for name in (".vault_pass", "vault_password.txt", "office.vault_pass"):
+        (office_project / name).write_text("hunter2\n")
+    taken = copied(office_project, tmp_path)
+    for secret in ("notes/padded.txt", "notes/field.ppk", ".vault_pass", "vault_password.txt", "office.vault_pass"):
+        assert secret not in taken, secret
+    assert "notes.txt" in taken
+
+
 def test_create_follows_the_projects_ignore_rules(office_project, tmp_path):
     with open(office_project / ".gitignore", "a") as rules:
         rules.write("/private/\n*.secret\n!keep.secret\n")

@@ -36,7 +36,7 @@ def test_pandeglang_from_the_code_table(cli, tmp_path):
     for name in (".gitignore", "README.md", "assets"):
         assert (root / name).exists()
     ignored = (root / ".gitignore").read_text()
-    assert "*vault-pass*" in ignored and "/.regionkit/" in ignored
+    assert "*vault-pass*" in ignored and "*vault_pass*" in ignored and "/.regionkit/" in ignored
     assert "Kabupaten Pandeglang" in (root / "README.md").read_text()
     assert cli("-C", root, "validate").exit_code == 0
 

@@ -251,3 +251,36 @@ def test_bundle_create_is_refused_while_a_deploy_holds_the_lock(project, cli, tm
         refused = cli("bundle", "create", "--out", str(out))
     assert refused.exit_code == 2 and "another deploy is running in this project" in refused.stderr
     assert not out.exists() and not list(tmp_path.glob(".field.tar*"))
+
+
+@pytest.mark.parametrize("content", [b"", b"{", b"[]", b"null", b"\xff\xfe", b"[" * 100_000, "fifo"])
+def test_a_damaged_run_record_is_a_positioned_refusal(project: Path, content):
+    from regionkit import deploy
+
+    record = project / deploy.RUNS_DIR / "20211110T010000.000000Z-abc123" / "result.json"
+    record.parent.mkdir(parents=True)
+    if content == "fifo":
+        os.mkfifo(record)  # never opened for reading: that would wait for a writer forever
+    else:
+        record.write_bytes(content)
+    for read in (deploy.settle_abandoned_runs, deploy.last_run):
+        with pytest.raises(InputError) as refused:
+            read(Project(project))
+        assert str(record) in str(refused.value.location), read
+
+
+@pytest.mark.parametrize("events", ["/dev/zero", "fifo"])
+def test_the_events_of_an_abandoned_run_are_never_read_from_a_link_or_a_fifo(project: Path, events):
+    from regionkit import deploy
+
+    folder = project / deploy.RUNS_DIR / "20211110T010000.000000Z-abc123"
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_text(json.dumps({"run_id": "20211110T010000.000000Z-abc123", "status": "running",
+                                                    "mode": "deploy"}))
+    if events == "fifo":
+        os.mkfifo(folder / "events.jsonl")  # opening it for reading would wait for a writer forever
+    else:
+        (folder / "events.jsonl").symlink_to(events)  # reading it would never end
+    with pytest.raises(InputError) as refused:
+        deploy.settle_abandoned_runs(Project(project))
+    assert str(folder / "events.jsonl") in str(refused.value.location)
