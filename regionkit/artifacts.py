@@ -25,10 +25,11 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from regionkit.atomic import sync_dir, write_atomic
 from regionkit.digests import CHUNK, sha256_bytes, sha256_file

@@ -31,7 +31,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -134,7 +134,7 @@ def _create(project: Project, catalog: Catalog, out: Path, private_key, vault_pa
             (stage / SIGNATURE).write_text(base64.b64encode(private_key.sign(manifest_bytes)).decode() + "\n")
         progress("archive")
         partial = out.with_name(f".{out.name}.partial")
-        _write_tar(stage, partial, int(datetime.now(timezone.utc).timestamp()))
+        _write_tar(stage, partial, int(datetime.now(UTC).timestamp()))
     public = private_key.public_key() if private_key is not None else None
     verified = verify(partial, public_key=public)
     os.replace(partial, out)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
@@ -170,7 +170,7 @@ class NationalApp(_AppBase):
     integration: Integration
 
 
-App = Annotated[Union[WebApp, UnitSiteApp, AndroidApp, ServiceApp, NationalApp], Field(discriminator="kind")]
+App = Annotated[WebApp | UnitSiteApp | AndroidApp | ServiceApp | NationalApp, Field(discriminator="kind")]
 _APP = TypeAdapter(App)
 
 
@@ -191,7 +191,7 @@ class Preset(_Strict):
     id: Slug
     name: Text
     description: Text
-    source: Optional[Text] = Field(None, description="Where the package is documented.")
+    source: Text | None = Field(None, description="Where the package is documented.")
     apps: list[Slug] = Field(min_length=1)
 
 

@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +207,7 @@ def undeploy(project: Project, catalog: Catalog, app_ids: list[str], options: De
         return result
 
 
-def _run_playbook(playbook: str, files, extra_args: list[str], record: "_RunRecord", options: DeployOptions,
+def _run_playbook(playbook: str, files, extra_args: list[str], record: _RunRecord, options: DeployOptions,
                   skipped: list[str], on_event: Callable[[dict], None], keep_fds: tuple[int, ...]
                   ) -> runner.Outcome:
     """ansible-playbook with the run's inventory, vars and config; every event to the record and `on_event`.
@@ -416,7 +416,7 @@ class _RunRecord:
     """The folder that keeps what a run did, secrets redacted."""
 
     def __init__(self, project: Project, mode: str, secret_values: list[str], context: dict[str, Any]):
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")  # sorts in start order
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")  # sorts in start order
         self.run_id = f"{stamp}-{random_source.token_hex(3)}"
         self.folder = project.root / RUNS_DIR / self.run_id
         self.folder.mkdir(parents=True)

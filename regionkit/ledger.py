@@ -26,10 +26,10 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -58,7 +58,7 @@ def _utc_text(value: datetime | str) -> str:
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     if moment.tzinfo is None:
         raise ValueError(f"{value}: expected a time with a zone (UTC), e.g. 2021-11-10T03:00:00Z")
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class Entry(BaseModel):
@@ -81,10 +81,10 @@ class Entry(BaseModel):
     finished: str = Field(description="End of the run, UTC, ISO 8601.")
     operator: str = Field(min_length=1, description="Who ran it.")
     kit_version: str
-    catalog_digest: Optional[str] = None
-    config_digest: Optional[str] = None
+    catalog_digest: str | None = None
+    config_digest: str | None = None
     run_id: str = Field(min_length=1, description="The run record in .regionkit/runs/<run id>/.")
-    agreement: Optional[str] = Field(None, description="The agreement (MoU/PKS) the app is deployed under.")
+    agreement: str | None = Field(None, description="The agreement (MoU/PKS) the app is deployed under.")
 
     @field_validator("started", "finished")
     @classmethod
@@ -497,12 +497,12 @@ def parse_since(text: str) -> datetime:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise InputError(f"--since {text}: expected an ISO date or date-time, e.g. 2021-11-10 or "
                          "2021-11-10T08:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def select(entries: Iterable[Entry], region: str | None = None, app: str | None = None,

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import with_hosts
+
 from regionkit import ledger, runner
 from regionkit.deploy import RECORD_TASK, project_lock
 from regionkit.errors import InputError

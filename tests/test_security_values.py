@@ -21,22 +21,21 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import with_hosts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jinja2 import TemplateRuntimeError
 
-from conftest import with_hosts
 from regionkit import preflight, runner
 from regionkit.catalog import load_catalog
 from regionkit.errors import InputError, ValidationFailed
-from regionkit.plaintext import CONTROL_CHARACTERS, text_problem
 from regionkit.inventory import ansible_config, inventory, write_run_files
+from regionkit.plaintext import CONTROL_CHARACTERS, text_problem
 from regionkit.project import Project
 from regionkit.region import load_profile
 from regionkit.render import Renderer
 from regionkit.scaffold import InitOptions, create_project, propose_profile
 from regionkit.textfilters import comment_text, nginx, quote, systemd, yaml_value
-
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -111,7 +110,7 @@ def test_plan_and_preflight_refuse_and_run_nothing(pangkep, command, old, new, f
         result = regionkit(pangkep, command)
         assert not marker.exists(), f"{command} ran the command in {field}"
         assert result.returncode == 2, result.stderr
-        assert f"region.yaml:" in result.stderr and field in result.stderr
+        assert "region.yaml:" in result.stderr and field in result.stderr
         assert "Traceback" not in result.stderr
     finally:
         (pangkep / "region.yaml").write_text(original)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -46,7 +46,7 @@ def _store_value(dest: Path, root: Path) -> str:
 
 @app.command("build-demo")
 def build_demo(
-    dest: Annotated[Optional[Path], typer.Argument(
+    dest: Annotated[Path | None, typer.Argument(
         metavar="[DIR]", help="Store folder (default: artifacts/ in the region project).")] = None,
     set_store: Annotated[bool, typer.Option(
         "--set-store/--no-set-store", help="Name the store in region.yaml (artifacts.store).")] = True,
