@@ -290,7 +290,7 @@ def closest_versions(version: str, versions: list[str], n: int = 3) -> list[str]
 
     def distance(candidate: str) -> tuple:
         parts = key(candidate)[:3]
-        return tuple(abs(a - b) for a, b in zip(wanted, parts)), candidate
+        return tuple(abs(a - b) for a, b in zip(wanted, parts, strict=True)), candidate
 
     return [v for v in sorted(versions, key=distance)[:n]]
 

@@ -77,7 +77,8 @@ def collect(packages: list[str], out: Path, apt_cache: Path = APT_CACHE) -> list
                 raise OperationFailed(
                     f"{len(still)} Debian packages are neither in {apt_cache} nor downloadable: "
                     f"{', '.join(still[:5])}{' ...' if len(still) > 5 else ''}",
-                    hint=(fetched.stderr.strip().splitlines() or ["run `apt-get update` where a mirror is reachable"])[-1])
+                    hint=(fetched.stderr.strip().splitlines()
+                          or ["run `apt-get update` where a mirror is reachable"])[-1])
         shutil.rmtree(out / "partial", ignore_errors=True)
         (out / "lock").unlink(missing_ok=True)
     write_index(out)

@@ -497,7 +497,8 @@ def summarise(events: list[dict]) -> tuple[dict[str, dict], dict[str, dict], lis
             bucket["hosts"].append(host)
         if status == "changed" and event["task"] not in bucket["changed_tasks"]:
             bucket["changed_tasks"].append(event["task"])
-        if event["task"] in (RECORD_TASK, REMOVE_TASK) and status in ("ok", "changed") and host not in bucket["recorded_on"]:
+        if (event["task"] in (RECORD_TASK, REMOVE_TASK) and status in ("ok", "changed")
+                and host not in bucket["recorded_on"]):
             bucket["recorded_on"].append(host)
         if status in ("failed", "unreachable"):
             failures.append({"app": event.get("app"), "host": host, "task": event["task"],

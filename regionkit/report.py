@@ -238,7 +238,8 @@ followed.</p>
   <text x="{{ c.left - 6 }}" y="{{ t.y + 4 }}" text-anchor="end">{{ t.left }}</text>
   <text x="{{ c.left + c.plot_w + 6 }}" y="{{ t.y + 4 }}">{{ t.right }}</text>
   {% endfor %}
-  {% for b in c.bars %}<rect x="{{ b.x }}" y="{{ b.y }}" width="{{ b.w }}" height="{{ b.h }}" fill="#4a78b5"><title>{{ b.title }}</title></rect>
+  {% for b in c.bars %}<rect x="{{ b.x }}" y="{{ b.y }}" width="{{ b.w }}" height="{{ b.h }}" fill="#4a78b5">{#
+  #}<title>{{ b.title }}</title></rect>
   {% endfor %}
   <polyline points="{{ c.points }}" fill="none" stroke="#c0392b" stroke-width="2"/>
   {% for l in c.labels %}<text x="{{ l.x }}" y="{{ c.bottom_y + 16 }}" text-anchor="middle">{{ l.text }}</text>

@@ -419,7 +419,7 @@ def _log(state: SandboxState, host: SandboxHost) -> Path:
 
 def _wait_for_sshd(state: SandboxState, launchers: list[subprocess.Popen]) -> None:
     deadline = time.monotonic() + SSHD_TIMEOUT
-    pending = dict(zip(state.hosts, launchers))
+    pending = dict(zip(state.hosts, launchers, strict=False))
     while pending:
         for host, launcher in list(pending.items()):
             if launcher.poll() is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date as date_type
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +18,7 @@ AgreementsOption = Annotated[Path | None, typer.Option(
     help="Registry to use instead of the current project's agreements.yaml.")]
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     mou = "mou"
     pks = "pks"
 

@@ -21,7 +21,8 @@ def init(
         help="An adopter with no territorial code, e.g. \"Polres Metro Tangerang Kota\".")] = None,
     parent: Annotated[str | None, typer.Option(
         metavar="CODE", help="With --institution: the region it belongs to, e.g. 36.71.")] = None,
-    domain: Annotated[str | None, typer.Option(help="Main domain (default: derived, e.g. pandeglangkab.go.id).")] = None,
+    domain: Annotated[str | None, typer.Option(
+        help="Main domain (default: derived, e.g. pandeglangkab.go.id).")] = None,
     head_name: Annotated[str | None, typer.Option(help="Name of the head of region.")] = None,
     head_title: Annotated[str | None, typer.Option(help="Title of the head (default: Bupati, Wali Kota, ...).")] = None,
     logo: Annotated[Path | None, typer.Option(help="PNG or SVG logo to copy into assets/.")] = None,

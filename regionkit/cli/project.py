@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -43,7 +43,7 @@ def validate(catalog: CatalogOption = None, json: JsonOption = False) -> None:
         raise typer.Exit(2)
 
 
-class SchemaName(str, Enum):
+class SchemaName(StrEnum):
     catalog = "catalog"
     profile = "profile"
 
