@@ -180,7 +180,8 @@ def build_demo_store(dest: Path, catalog: Any, app_ids: list[str]) -> Path:
     if dest.exists() and not dest.is_dir():
         raise InputError(f"artifact store {dest}: not a folder")
     index_path = dest / INDEX_NAME
-    index = _read_local_index(dest) if index_path.exists() else {"format": INDEX_FORMAT, "artifacts": {}}
+    index: dict[str, Any] = (_read_local_index(dest) if index_path.exists()
+                             else {"format": INDEX_FORMAT, "artifacts": {}})
     data = workload_archive()
     digest = sha256_bytes(data)
     file_name = f"{WORKLOAD_PREFIX}{digest[:16]}.tar.gz"

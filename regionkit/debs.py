@@ -119,8 +119,9 @@ def control_fields(deb: bytes) -> str:
             raise ValueError(f"unsupported {name}")
         with tarfile.open(fileobj=io.BytesIO(body)) as tar:
             for member in tar.getmembers():
-                if member.name in ("./control", "control"):
-                    return tar.extractfile(member).read().decode("utf-8")
+                data = tar.extractfile(member) if member.name in ("./control", "control") else None
+                if data is not None:
+                    return data.read().decode("utf-8")
     raise ValueError("no control member")
 
 

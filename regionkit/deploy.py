@@ -31,7 +31,7 @@ from regionkit import __version__, runner
 from regionkit.atomic import write_atomic
 from regionkit.catalog import Catalog
 from regionkit.clock import utc_now
-from regionkit.errors import InputError, Location, ValidationFailed
+from regionkit.errors import InputError, Location
 from regionkit.inventory import STATE_DIR, app_entries, write_run_files
 from regionkit.project import Project
 from regionkit.region import HostRole
@@ -114,10 +114,8 @@ def deploy(project: Project, catalog: Catalog, options: DeployOptions,
 
     with project_lock(project) as lock:
         settle_abandoned_runs(project)
-        report = check_project(project.profile_path, catalog)
-        if not report.ok:
-            raise ValidationFailed(report.errors, f"{project.profile_path}: fix these before deploying")
-        profile = report.profile
+        profile = check_project(project.profile_path, catalog).checked_profile(
+            f"{project.profile_path}: fix these before deploying")
         if not profile.hosts:
             raise InputError("no hosts in region.yaml", hint="add servers, or `regionkit sandbox up 2` to rehearse")
         if options.app is not None and options.app not in profile.apps:
@@ -507,4 +505,6 @@ def summarise(events: list[dict]) -> tuple[dict[str, dict], dict[str, dict], lis
 
 
 def _converged(counts: dict | None) -> bool:
-    return bool(counts) and counts["failed"] == 0 and counts["unreachable"] == 0 and bool(counts["recorded_on"])
+    if not counts:
+        return False
+    return counts["failed"] == 0 and counts["unreachable"] == 0 and bool(counts["recorded_on"])

@@ -206,7 +206,7 @@ def check_profile_document(doc: YamlDocument) -> tuple[Profile | None, list[Prob
 
 def load_profile(path: Path) -> Profile:
     _, profile, problems = load_profile_document(path)
-    if problems:
+    if problems or profile is None:  # None comes with its problems
         raise ValidationFailed(sort_problems(problems), f"{path}: invalid profile")
     return profile
 

@@ -36,7 +36,7 @@ from regionkit.errors import RegionkitError
 class _Group(TyperGroup):
     """Turns every RegionkitError raised by a command into one clear line and its exit code."""
 
-    def invoke(self, ctx: typer.Context):
+    def invoke(self, ctx: typer.Context):  # type: ignore[override]  # typer hands its commands a typer.Context
         try:
             return super().invoke(ctx)
         except RegionkitError as exc:

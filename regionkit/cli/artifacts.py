@@ -75,6 +75,7 @@ def build_demo(
         dest = dest if dest is not None else project.root / "artifacts"
     else:
         apps = [a for a in loaded.apps.values() if needs_artifact(a)]
+    assert dest is not None  # outside a project DIR is required (raised above)
     build_demo_store(dest, loaded, [a.id for a in apps])
     store = Store.open(str(dest))
     artifact = store.resolve(apps[0].id, apps[0].version)

@@ -181,7 +181,7 @@ def verify(
         head = read.head
         print_json({"valid": read.ok, "path": str(read.path), "entries": len(read.entries),
                     "head": {"seq": head.seq, "hash": head.hash} if head else None,
-                    "problems": [] if read.ok else [{"message": read.problem.message,
+                    "problems": [] if read.problem is None else [{"message": read.problem.message,
                                                      "line": read.problem.location.line,
                                                      "entry": read.problem.location.field,
                                                      "hint": read.hint}],
@@ -219,7 +219,7 @@ def import_ledgers(
     for o in outcomes:
         if o.imported:
             stdout.print(styled(("imported", "green"), f" {o.source}: {o.region_code} {o.region_name}, "
-                                f"{o.entries} entries ({o.added} new), head {o.head_hash[:12]}"))
+                                f"{o.entries} entries ({o.added} new), head {(o.head_hash or '')[:12]}"))
         else:
             stderr.print(styled(("refused", "red"), f" {o.reason}" + (f"\n  hint: {o.hint}" if o.hint else "")))
     refused = [o for o in outcomes if not o.imported]
@@ -258,6 +258,7 @@ def report(
         data = report_mod.build(conn, load_catalog())
     finally:
         conn.close()
+    target: Path | None
     if html is not None:
         target = html
         text = report_mod.render_html(data, str(source))
