@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import date as Date
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -46,7 +46,7 @@ class Party(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    code: Optional[str] = Field(None, pattern=PARTY_CODE, description="Kemendagri code, or code/institution-slug.")
+    code: str | None = Field(None, pattern=PARTY_CODE, description="Kemendagri code, or code/institution-slug.")
     name: str = Field(min_length=1)
 
     def __str__(self) -> str:
@@ -63,7 +63,7 @@ class Agreement(BaseModel):
     date: Date = Field(description="The date it was signed.")
     parties: list[Party] = Field(min_length=1)
     apps: list[str] = Field(default_factory=list, description="Catalog ids of the apps it names.")
-    source: Optional[str] = Field(None, description="Where it is documented (archive, news report).")
+    source: str | None = Field(None, description="Where it is documented (archive, news report).")
 
     @field_validator("number")
     @classmethod

@@ -25,10 +25,11 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from regionkit.atomic import sync_dir, write_atomic
 from regionkit.digests import CHUNK, sha256_bytes, sha256_file
@@ -180,7 +181,8 @@ def build_demo_store(dest: Path, catalog: Any, app_ids: list[str]) -> Path:
     if dest.exists() and not dest.is_dir():
         raise InputError(f"artifact store {dest}: not a folder")
     index_path = dest / INDEX_NAME
-    index = _read_local_index(dest) if index_path.exists() else {"format": INDEX_FORMAT, "artifacts": {}}
+    index: dict[str, Any] = (_read_local_index(dest) if index_path.exists()
+                             else {"format": INDEX_FORMAT, "artifacts": {}})
     data = workload_archive()
     digest = sha256_bytes(data)
     file_name = f"{WORKLOAD_PREFIX}{digest[:16]}.tar.gz"
@@ -290,7 +292,7 @@ def closest_versions(version: str, versions: list[str], n: int = 3) -> list[str]
 
     def distance(candidate: str) -> tuple:
         parts = key(candidate)[:3]
-        return tuple(abs(a - b) for a, b in zip(wanted, parts)), candidate
+        return tuple(abs(a - b) for a, b in zip(wanted, parts, strict=True)), candidate
 
     return [v for v in sorted(versions, key=distance)[:n]]
 

@@ -31,9 +31,9 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -102,10 +102,8 @@ def _create(project: Project, catalog: Catalog, out: Path, private_key, vault_pa
     from regionkit.render import Renderer
     from regionkit.secrets import Vault, required_secrets, vault_password
 
-    report = check_project(project.profile_path, catalog)
-    if not report.ok:
-        raise ValidationFailed(report.errors, f"{project.profile_path}: fix these before bundling")
-    profile = report.profile
+    profile = check_project(project.profile_path, catalog).checked_profile(
+        f"{project.profile_path}: fix these before bundling")
     vault = Vault(project.root, vault_password(project.root, vault_password_file, prompt))
     vault.ensure(required_secrets(profile, catalog))  # the field gets every secret, generated here
     with tempfile.TemporaryDirectory(prefix=".regionkit-bundle-", dir=out.parent) as scratch:
@@ -135,7 +133,7 @@ def _create(project: Project, catalog: Catalog, out: Path, private_key, vault_pa
             (stage / SIGNATURE).write_text(base64.b64encode(private_key.sign(manifest_bytes)).decode() + "\n")
         progress("archive")
         partial = out.with_name(f".{out.name}.partial")
-        _write_tar(stage, partial, int(datetime.now(timezone.utc).timestamp()))
+        _write_tar(stage, partial, int(datetime.now(UTC).timestamp()))
     public = private_key.public_key() if private_key is not None else None
     verified = verify(partial, public_key=public)
     os.replace(partial, out)
@@ -188,7 +186,7 @@ def _installed_requirements(name: str) -> list[str]:
     from packaging.utils import canonicalize_name
 
     pins: dict[str, str] = {}
-    queue = [(name, frozenset())]
+    queue: list[tuple[str, frozenset[str]]] = [(name, frozenset())]
     seen: set[tuple[str, frozenset]] = set()
     while queue:
         current, extras = queue.pop()
@@ -379,7 +377,7 @@ def _verify_open(path: Path, tar: tarfile.TarFile, names: dict[str, tarfile.TarI
         raise _refused(path, f"{name}: in the manifest but missing from the archive", name)
     total = 0
     for name in sorted(listed):
-        with tar.extractfile(names[name]) as data:
+        with _member_data(tar, names[name]) as data:
             digest = sha256_stream(data)
         expected = listed[name]
         if digest != expected["sha256"] or names[name].size != expected["size"]:
@@ -391,11 +389,19 @@ def _verify_open(path: Path, tar: tarfile.TarFile, names: dict[str, tarfile.TarI
     return Verified(path, manifest, sha256_bytes(manifest_bytes), signed, checked, len(listed), total, warnings)
 
 
+def _member_data(tar: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
+    """A regular file's content (the members were checked to be files or folders before any is read)."""
+    data = tar.extractfile(member)
+    if data is None:
+        raise ValueError(f"{member.name}: not a regular file")
+    return data
+
+
 def _read_member(path: Path, tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int) -> bytes:
     if member.size > limit:
         raise _refused(path, f"{member.name}: {member.size:,} bytes, more than the {limit:,} it may have",
                        member.name)
-    with tar.extractfile(member) as data:
+    with _member_data(tar, member) as data:
         return data.read(limit)
 
 
@@ -534,7 +540,7 @@ def _extract_member(path: Path, tar: tarfile.TarFile, member: tarfile.TarInfo, s
     digest = hashlib.sha256()
     size = 0
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
-    with os.fdopen(fd, "wb") as out, tar.extractfile(member) as data:
+    with os.fdopen(fd, "wb") as out, _member_data(tar, member) as data:
         for chunk in iter(lambda: data.read(CHUNK), b""):
             digest.update(chunk)
             size += len(chunk)
@@ -567,7 +573,7 @@ def _check_reused(dest: Path, verified: Verified) -> None:
         present = dict(project_files(
             dest, skip=lambda name, is_dir: (name + "/").startswith(REUSED_STATE) or name in REUSED_CHANGING))
     except InputError as exc:
-        raise refused(Path(exc.location.file).relative_to(dest).as_posix(), exc.message) from None
+        raise refused(Path(exc.location.file or dest).relative_to(dest).as_posix(), exc.message) from None
     for name in sorted(set(present) - expected):
         raise refused(name, "not in the bundle (added after extraction)")
     for name in sorted(expected - set(present) - REUSED_CHANGING):
@@ -576,7 +582,7 @@ def _check_reused(dest: Path, verified: Verified) -> None:
         if name not in REUSED_CHANGING and sha256_file(dest / name) != listed[name]["sha256"]:
             raise refused(name, "edited after extraction (its sha256 is not the manifest's)")
     hasher = _HashingWriter()
-    _pack_debs(dest, hasher)
+    _pack_debs(dest, hasher)  # type: ignore[arg-type]  # a tar stream in mode "w" only writes and tells
     if debs and sha256_file(dest / DEBS_ARCHIVE) != hasher.hexdigest():
         raise refused(DEBS_ARCHIVE, "edited after extraction (it is not the bundle's debs/ packed)")
 
@@ -600,7 +606,7 @@ class _HashingWriter:
         return self.digest.hexdigest()
 
 
-def _pack_debs(folder: Path, out: BinaryIO) -> None:
+def _pack_debs(folder: Path, out: IO[bytes]) -> None:
     """The debs/ folder of `folder` as one tar written to `out`: the same bytes for the same packages."""
     debs = folder / "debs"
     if not debs.is_dir():

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
@@ -20,6 +20,9 @@ from regionkit.resources import kit_path
 from regionkit.schema_errors import SLUG_HINT, pydantic_problem, sort_problems
 from regionkit.units import UnitKind
 from regionkit.yamldoc import FieldPath, YamlDocument, format_field_path, load_yaml, read_text
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 CATALOG_ENV = "REGIONKIT_CATALOG"
 SCHEMA_VERSION = 1
@@ -133,6 +136,8 @@ class _AppBase(_Strict):
     owner: Text = Field(description="The unit that maintains the app.")
     spbe: Spbe
     depends_on: list[Slug] = Field(default_factory=list)
+    if TYPE_CHECKING:  # each kind of app declares its own Literal kind (a field here would come first)
+        kind: Kind
 
     @property
     def installable(self) -> bool:
@@ -170,7 +175,7 @@ class NationalApp(_AppBase):
     integration: Integration
 
 
-App = Annotated[Union[WebApp, UnitSiteApp, AndroidApp, ServiceApp, NationalApp], Field(discriminator="kind")]
+App = Annotated[WebApp | UnitSiteApp | AndroidApp | ServiceApp | NationalApp, Field(discriminator="kind")]
 _APP = TypeAdapter(App)
 
 
@@ -191,7 +196,7 @@ class Preset(_Strict):
     id: Slug
     name: Text
     description: Text
-    source: Optional[Text] = Field(None, description="Where the package is documented.")
+    source: Text | None = Field(None, description="Where the package is documented.")
     apps: list[Slug] = Field(min_length=1)
 
 
@@ -282,7 +287,7 @@ def load_catalog(path: Path | str | None = None) -> Catalog:
     path = Path(path) if path is not None else default_catalog_path()
     text = read_text(path)
     catalog, problems = _check(load_yaml(path, text))
-    if problems:
+    if problems or catalog is None:  # None comes with its problems
         raise ValidationFailed(problems, f"{path}: invalid catalog")
     catalog.digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return catalog
@@ -317,7 +322,8 @@ def _check(doc: YamlDocument) -> tuple[Catalog | None, list[Problem]]:
         if isinstance(app_id, str):
             seen[app_id] = index
         try:
-            apps[app_id] = _APP.validate_python(item)
+            app = _APP.validate_python(item)
+            apps[app.id] = app
         except ValidationError as exc:
             problems += [_problem(doc, base, error, label) for error in exc.errors()]
     problems += _cross_checks(doc, groups, seen, envelope is not None)
@@ -416,7 +422,7 @@ _PATTERN_HINTS = {
 }
 
 
-def _problem(doc: YamlDocument, base: FieldPath, error: dict, label: str | None = None) -> Problem:
+def _problem(doc: YamlDocument, base: FieldPath, error: ErrorDetails, label: str | None = None) -> Problem:
     return pydantic_problem(doc, error, base, label, tags=[k.value for k in Kind], hints=_PATTERN_HINTS,
                             noun="app")
 

@@ -77,7 +77,8 @@ def collect(packages: list[str], out: Path, apt_cache: Path = APT_CACHE) -> list
                 raise OperationFailed(
                     f"{len(still)} Debian packages are neither in {apt_cache} nor downloadable: "
                     f"{', '.join(still[:5])}{' ...' if len(still) > 5 else ''}",
-                    hint=(fetched.stderr.strip().splitlines() or ["run `apt-get update` where a mirror is reachable"])[-1])
+                    hint=(fetched.stderr.strip().splitlines()
+                          or ["run `apt-get update` where a mirror is reachable"])[-1])
         shutil.rmtree(out / "partial", ignore_errors=True)
         (out / "lock").unlink(missing_ok=True)
     write_index(out)
@@ -118,8 +119,9 @@ def control_fields(deb: bytes) -> str:
             raise ValueError(f"unsupported {name}")
         with tarfile.open(fileobj=io.BytesIO(body)) as tar:
             for member in tar.getmembers():
-                if member.name in ("./control", "control"):
-                    return tar.extractfile(member).read().decode("utf-8")
+                data = tar.extractfile(member) if member.name in ("./control", "control") else None
+                if data is not None:
+                    return data.read().decode("utf-8")
     raise ValueError("no control member")
 
 

@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from regionkit import __version__, runner
 from regionkit.atomic import write_atomic
 from regionkit.catalog import Catalog
 from regionkit.clock import utc_now
-from regionkit.errors import InputError, Location, ValidationFailed
+from regionkit.errors import InputError, Location
 from regionkit.inventory import STATE_DIR, app_entries, write_run_files
 from regionkit.project import Project
 from regionkit.region import HostRole
@@ -115,10 +115,8 @@ def deploy(project: Project, catalog: Catalog, options: DeployOptions,
 
     with project_lock(project) as lock:
         settle_abandoned_runs(project)
-        report = check_project(project.profile_path, catalog)
-        if not report.ok:
-            raise ValidationFailed(report.errors, f"{project.profile_path}: fix these before deploying")
-        profile = report.profile
+        profile = check_project(project.profile_path, catalog).checked_profile(
+            f"{project.profile_path}: fix these before deploying")
         if not profile.hosts:
             raise InputError("no hosts in region.yaml", hint="add servers, or `regionkit sandbox up 2` to rehearse")
         if options.app is not None and options.app not in profile.apps:
@@ -208,7 +206,7 @@ def undeploy(project: Project, catalog: Catalog, app_ids: list[str], options: De
         return result
 
 
-def _run_playbook(playbook: str, files, extra_args: list[str], record: "_RunRecord", options: DeployOptions,
+def _run_playbook(playbook: str, files, extra_args: list[str], record: _RunRecord, options: DeployOptions,
                   skipped: list[str], on_event: Callable[[dict], None], keep_fds: tuple[int, ...]
                   ) -> runner.Outcome:
     """ansible-playbook with the run's inventory, vars and config; every event to the record and `on_event`.
@@ -440,7 +438,7 @@ class _RunRecord:
     """The folder that keeps what a run did, secrets redacted."""
 
     def __init__(self, project: Project, mode: str, secret_values: list[str], context: dict[str, Any]):
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")  # sorts in start order
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")  # sorts in start order
         self.run_id = f"{stamp}-{random_source.token_hex(3)}"
         self.folder = project.root / RUNS_DIR / self.run_id
         self.folder.mkdir(parents=True)
@@ -521,7 +519,8 @@ def summarise(events: list[dict]) -> tuple[dict[str, dict], dict[str, dict], lis
             bucket["hosts"].append(host)
         if status == "changed" and event["task"] not in bucket["changed_tasks"]:
             bucket["changed_tasks"].append(event["task"])
-        if event["task"] in (RECORD_TASK, REMOVE_TASK) and status in ("ok", "changed") and host not in bucket["recorded_on"]:
+        if (event["task"] in (RECORD_TASK, REMOVE_TASK) and status in ("ok", "changed")
+                and host not in bucket["recorded_on"]):
             bucket["recorded_on"].append(host)
         if status in ("failed", "unreachable"):
             failures.append({"app": event.get("app"), "host": host, "task": event["task"],
@@ -530,4 +529,6 @@ def summarise(events: list[dict]) -> tuple[dict[str, dict], dict[str, dict], lis
 
 
 def _converged(counts: dict | None) -> bool:
-    return bool(counts) and counts["failed"] == 0 and counts["unreachable"] == 0 and bool(counts["recorded_on"])
+    if not counts:
+        return False
+    return counts["failed"] == 0 and counts["unreachable"] == 0 and bool(counts["recorded_on"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 CHUNK = 1 << 20
 
@@ -13,7 +13,7 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sha256_stream(handle: BinaryIO) -> str:
+def sha256_stream(handle: IO[bytes]) -> str:
     """Of everything left to read in `handle`, read in chunks."""
     digest = hashlib.sha256()
     for chunk in iter(lambda: handle.read(CHUNK), b""):

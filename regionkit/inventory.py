@@ -141,7 +141,8 @@ def inventory(profile: Profile) -> dict:
         if args:
             entry["ansible_ssh_common_args"] = shlex.join(args)
         hosts[host.name] = entry
-    groups = {role.value: {"hosts": {h.name: {} for h in profile.hosts if role in h.roles}} for role in HostRole}
+    groups: dict[str, dict[str, dict[str, dict]]] = {
+        role.value: {"hosts": {h.name: {} for h in profile.hosts if role in h.roles}} for role in HostRole}
     return {"all": {"hosts": hosts, "children": groups}}
 
 

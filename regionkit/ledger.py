@@ -26,10 +26,10 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -58,7 +58,7 @@ def _utc_text(value: datetime | str) -> str:
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     if moment.tzinfo is None:
         raise ValueError(f"{value}: expected a time with a zone (UTC), e.g. 2021-11-10T03:00:00Z")
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class Entry(BaseModel):
@@ -81,10 +81,10 @@ class Entry(BaseModel):
     finished: str = Field(description="End of the run, UTC, ISO 8601.")
     operator: str = Field(min_length=1, description="Who ran it.")
     kit_version: str
-    catalog_digest: Optional[str] = None
-    config_digest: Optional[str] = None
+    catalog_digest: str | None = None
+    config_digest: str | None = None
     run_id: str = Field(min_length=1, description="The run record in .regionkit/runs/<run id>/.")
-    agreement: Optional[str] = Field(None, description="The agreement (MoU/PKS) the app is deployed under.")
+    agreement: str | None = Field(None, description="The agreement (MoU/PKS) the app is deployed under.")
 
     @field_validator("started", "finished")
     @classmethod
@@ -259,7 +259,8 @@ def _check_line(line: bytes, number: int, prev: str) -> tuple[Any, str | None]:
 
 
 def _read_all(fd: int) -> bytes:
-    chunks, offset = [], 0
+    chunks: list[bytes] = []
+    offset = 0
     while True:
         chunk = os.pread(fd, 1 << 20, offset)
         if not chunk:
@@ -342,7 +343,7 @@ def _write(path: Path, fd: int, created: bool, seq: int, prev: str,
         if unknown:
             raise ValueError(f"not ledger fields: {', '.join(sorted(unknown))}")
         seq += 1
-        data = {name: None for name in ("catalog_digest", "config_digest", "agreement")}
+        data: dict[str, Any] = {name: None for name in ("catalog_digest", "config_digest", "agreement")}
         data.update(record)
         data.update(v=FORMAT_VERSION, seq=seq, prev=prev)
         for moment in ("started", "finished"):
@@ -392,7 +393,7 @@ def record_deploy(project_root: Path, region: tuple[str, str], facts: Iterable[A
     version differs from the one the ledger records as running on that host, else `deploy`. The whole ledger
     is verified first (under the lock): a damaged ledger is refused with an InputError naming the problem.
     """
-    facts = [f if isinstance(f, AppHostFact) else AppHostFact(**f) for f in facts]
+    checked = [f if isinstance(f, AppHostFact) else AppHostFact(**f) for f in facts]
     code, name = region
     target = Path(path) if path is not None else default_path(project_root)
     common = {"region_code": code, "region_name": name, "run_id": run_id, "operator": operator,
@@ -404,7 +405,7 @@ def record_deploy(project_root: Path, region: tuple[str, str], facts: Iterable[A
             raise _refusal(target, ledger)
         running = current_state(ledger.entries)
         records = []
-        for fact in facts:
+        for fact in checked:
             now = running.get((code, fact.app, fact.host))
             version = fact.version
             if removal:
@@ -470,7 +471,36 @@ class Running:
                 "run_id": self.run_id, "agreement": self.agreement, "last_seq": self.last_seq}
 
 
-def current_state(entries: Iterable[Entry]) -> dict[tuple[str, str, str], Running]:
+class EntryFacts(Protocol):
+    """What `current_state` reads of an entry: a ledger Entry, or the registry's StoredEntry."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def result(self) -> str: ...
+    @property
+    def region_code(self) -> str: ...
+    @property
+    def region_name(self) -> str: ...
+    @property
+    def app(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def finished(self) -> str: ...
+    @property
+    def operator(self) -> str: ...
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def agreement(self) -> str | None: ...
+
+
+def current_state(entries: Iterable[EntryFacts]) -> dict[tuple[str, str, str], Running]:
     """What runs now, per (region code, app, host): the last successful deploy or upgrade not followed by a
     successful removal. A failed upgrade leaves the version that ran before; a failed removal leaves the app."""
     state: dict[tuple[str, str, str], Running] = {}
@@ -497,12 +527,12 @@ def parse_since(text: str) -> datetime:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise InputError(f"--since {text}: expected an ISO date or date-time, e.g. 2021-11-10 or "
                          "2021-11-10T08:00:00Z") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def select(entries: Iterable[Entry], region: str | None = None, app: str | None = None,

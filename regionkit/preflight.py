@@ -23,7 +23,7 @@ from pathlib import Path
 from regionkit import runner
 from regionkit.atomic import write_atomic
 from regionkit.catalog import Catalog, Database, Kind
-from regionkit.errors import InputError, OperationFailed, ValidationFailed
+from regionkit.errors import InputError, OperationFailed
 from regionkit.inventory import STATE_DIR, ansible_config, ansible_yaml, inventory, serves
 from regionkit.project import Project
 from regionkit.region import Host, HostRole, Profile
@@ -132,7 +132,8 @@ def host_needs(profile: Profile, catalog: Catalog) -> dict[str, HostNeeds]:
     from regionkit.render_context import build_contexts
 
     apps = [catalog.apps[a] for a in profile.apps if a in catalog.apps and catalog.apps[a].installable]
-    upstream = {c.app.id: c.app.upstream_port for c in build_contexts(profile, catalog, "")}
+    upstream = {c.app.id: c.app.upstream_port for c in build_contexts(profile, catalog, "")
+                if c.app.upstream_port is not None}  # every installable app has one
     with_db = [a for a in apps if a.kind != Kind.UNIT_SITE and a.database != Database.NONE]
     engines = sorted({a.database for a in with_db}, key=lambda e: DB_PORTS[e])
     needs = {}
@@ -239,10 +240,8 @@ def run_preflight(project: Project, catalog: Catalog, *, profile: Profile | None
     if profile is None:
         from regionkit.project_checks import check_project
 
-        checked = check_project(project.profile_path, catalog)
-        if not checked.ok:
-            raise ValidationFailed(checked.errors, f"{project.profile_path}: fix these first")
-        profile = checked.profile
+        profile = check_project(project.profile_path, catalog).checked_profile(
+            f"{project.profile_path}: fix these first")
     hosts = select_hosts(profile, limit)
     if interactive is None:
         interactive = sys.stdin.isatty()

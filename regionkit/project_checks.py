@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from regionkit.catalog import INSTALLABLE_KINDS, Catalog, Database, Kind
-from regionkit.errors import Problem
+from regionkit.errors import Problem, ValidationFailed
 from regionkit.logo import LogoError, read_logo
 from regionkit.region import HostRole, Profile, RegionKind, load_profile_document
 from regionkit.schema_errors import sort_problems
@@ -23,6 +23,12 @@ class Report:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def checked_profile(self, message: str) -> Profile:
+        """The profile when it has no errors; else raises ValidationFailed(errors, message) (exit 2)."""
+        if self.errors or self.profile is None:  # None comes with its errors
+            raise ValidationFailed(self.errors, message)
+        return self.profile
 
 
 def check_project(profile_path: Path, catalog: Catalog) -> Report:

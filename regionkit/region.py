@@ -6,14 +6,14 @@ import ipaddress
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from regionkit.errors import InputError, Problem, ValidationFailed
 from regionkit.plaintext import value_problems
-from regionkit.units import UnitKind
 from regionkit.schema_errors import SLUG_HINT, pydantic_problem, sort_problems
+from regionkit.units import UnitKind
 from regionkit.yamldoc import FieldPath, YamlDocument, load_yaml, read_text
 
 PROFILE_NAME = "region.yaml"
@@ -31,7 +31,8 @@ SettingName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{
 SSH_PATH_HINT = ("expected a file path made of letters, digits and . _ / ~ + @ - (no spaces, quotes or other "
                  "characters that SSH would read as syntax), not starting with -")
 DOMAIN_PATTERN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-HOSTNAME_PATTERN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+HOSTNAME_PATTERN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
+                              r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 
 
 _PATTERN_HINTS = {
@@ -72,19 +73,19 @@ class Colours(_Strict):
 
 class Head(_Strict):
     title: Text = Field(description="Bupati, Wali Kota, Gubernur, Kapolres, ...")
-    name: Optional[Text] = None
+    name: Text | None = None
 
 
 class RegionInfo(_Strict):
-    code: Optional[RegionCode] = Field(None, description="Kemendagri code; empty for an institution.")
+    code: RegionCode | None = Field(None, description="Kemendagri code; empty for an institution.")
     name: Text
     kind: RegionKind
     province: Text
-    parent: Optional[RegionCode] = Field(None, description="For an institution: the region it belongs to.")
-    capital: Optional[Text] = None
+    parent: RegionCode | None = Field(None, description="For an institution: the region it belongs to.")
+    capital: Text | None = None
     timezone: str = Field(description="One of Indonesia's four tz database zones.")
     domain: str
-    logo: Optional[str] = Field(None, description="Path of a PNG or SVG logo, relative to the project.")
+    logo: str | None = Field(None, description="Path of a PNG or SVG logo, relative to the project.")
     colours: Colours = Colours()
     head: Head
 
@@ -111,13 +112,13 @@ class RegionInfo(_Strict):
 class Unit(_Strict):
     code: Slug = Field(description="Short unique id, used in paths and URLs (e.g. diskominfo, kec-labuan).")
     name: Text
-    acronym: Optional[Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Za-z0-9 .&-]{0,30}$")]] = None
+    acronym: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Za-z0-9 .&-]{0,30}$")] | None = None
     kind: UnitKind
-    wilayah: Optional[RegionCode] = Field(None, description="Kemendagri code of a kecamatan/kelurahan unit.")
-    head: Optional[Head] = Field(None, description="The unit's head, shown on its website.")
-    address: Optional[Text] = None
-    phone: Optional[Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{5,20}$")]] = None
-    email: Optional[Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")]] = None
+    wilayah: RegionCode | None = Field(None, description="Kemendagri code of a kecamatan/kelurahan unit.")
+    head: Head | None = Field(None, description="The unit's head, shown on its website.")
+    address: Text | None = None
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{5,20}$")] | None = None
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")] | None = None
 
 
 class AppChoice(_Strict):
@@ -131,8 +132,8 @@ class Host(_Strict):
     port: int = Field(22, ge=1, le=65535)
     user: UserName = "root"
     roles: list[HostRole] = Field(min_length=1)
-    ssh_key: Optional[SshPath] = Field(None, description="Private key file for SSH (default: the SSH agent).")
-    known_hosts: Optional[SshPath] = Field(None, description="known_hosts file pinning this host's key.")
+    ssh_key: SshPath | None = Field(None, description="Private key file for SSH (default: the SSH agent).")
+    known_hosts: SshPath | None = Field(None, description="known_hosts file pinning this host's key.")
 
     @field_validator("address")
     @classmethod
@@ -155,9 +156,9 @@ class Profile(_Strict):
     schema_version: int = Field(1, ge=1, le=1)
     region: RegionInfo
     units: list[Unit] = Field(default_factory=list)
-    apps: dict[Slug, Optional[AppChoice]] = Field(default_factory=dict)
+    apps: dict[Slug, AppChoice | None] = Field(default_factory=dict)
     hosts: list[Host] = Field(default_factory=list)
-    artifacts: Optional[Artifacts] = Field(None, description="Where the apps' release archives come from.")
+    artifacts: Artifacts | None = Field(None, description="Where the apps' release archives come from.")
 
     def choice(self, app_id: str) -> AppChoice:
         return self.apps.get(app_id) or AppChoice()
@@ -205,7 +206,7 @@ def check_profile_document(doc: YamlDocument) -> tuple[Profile | None, list[Prob
 
 def load_profile(path: Path) -> Profile:
     _, profile, problems = load_profile_document(path)
-    if problems:
+    if problems or profile is None:  # None comes with its problems
         raise ValidationFailed(sort_problems(problems), f"{path}: invalid profile")
     return profile
 

@@ -163,8 +163,7 @@ def import_one(conn: sqlite3.Connection, path: Path) -> Outcome:
         return Outcome(source, False, f"the ledger does not verify: {read.problem}", read.hint)
     if not read.entries:
         return Outcome(source, False, f"{source}: the ledger has no entries")
-    head = read.head
-    first = read.entries[0]
+    head, first = read.entries[-1], read.entries[0]
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -179,9 +178,11 @@ def import_one(conn: sqlite3.Connection, path: Path) -> Outcome:
             row = (first.region_code, first.region_name, head.seq, head.hash, len(read.entries), utc_now(),
                    "verified")
             if before is None:
-                ledger_id = conn.execute(
+                inserted = conn.execute(
                     "INSERT INTO ledgers (region_code, region_name, head_seq, head_hash, entries, verified_at, "
-                    "status, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*row, str(source))).lastrowid
+                    "status, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*row, str(source)))
+                assert inserted.lastrowid is not None  # an INSERT sets it
+                ledger_id = inserted.lastrowid
             else:
                 ledger_id = before[0]
                 conn.execute("UPDATE ledgers SET region_code = ?, region_name = ?, head_seq = ?, head_hash = ?, "

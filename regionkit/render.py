@@ -155,7 +155,8 @@ class Renderer:
         shared = {t.name: _sha(self._read(t)) for t in self.shared_templates()}
         first = self.contexts[0] if self.contexts else None  # region, units, hosts, links: the same for all apps
         region_digest = _digest_of([asdict(first.region), [asdict(u) for u in first.units],
-                                    [asdict(h) for h in first.hosts], [asdict(k) for k in first.links]]) if first else ""
+                                    [asdict(h) for h in first.hosts],
+                                    [asdict(k) for k in first.links]]) if first else ""
         apps: dict[str, Any] = {}
         for context in self.contexts:
             app = context.app
@@ -241,7 +242,7 @@ class Renderer:
         if only_app is not None and previous:
             kept = {name: rec for name, rec in previous.get("apps", {}).items()
                     if name != only_app and name in self.profile.apps}
-            for name, record in kept.items():
+            for record in kept.values():
                 for rel in record["files"]:
                     files[rel] = (out / rel).read_bytes()
             apps = {**kept, **apps}

@@ -43,7 +43,7 @@ def build(conn: sqlite3.Connection, catalog: Any | None = None, generated_at: st
 
     def app_info(app_id: str) -> dict[str, str]:
         item = catalog.apps.get(app_id) if catalog is not None else None
-        if item is None:
+        if catalog is None or item is None:
             return {"id": app_id, "name": app_id, "group": "", "group_name": UNKNOWN_GROUP}
         return {"id": app_id, "name": item.name, "group": item.group, "group_name": catalog.group_name(item.group)}
 
@@ -63,7 +63,7 @@ def build(conn: sqlite3.Connection, catalog: Any | None = None, generated_at: st
     regions_per_app = defaultdict(set)
     for (code, app_id) in versions:
         regions_per_app[app_id].add(code)
-    app_rows = [{**a, "regions": len(regions_per_app[a["id"]]),
+    app_rows: list[dict[str, Any]] = [{**a, "regions": len(regions_per_app[a["id"]]),
                  "ever_adopted": sum(1 for (_, app_id) in first if app_id == a["id"])} for a in apps]
 
     groups: dict[str, dict[str, Any]] = {}
@@ -73,8 +73,8 @@ def build(conn: sqlite3.Connection, catalog: Any | None = None, generated_at: st
         for item in catalog.apps.values():
             groups[item.group]["catalog_apps"] += 1
     for a in app_rows:
-        key = a["group"] or UNKNOWN_GROUP
-        group = groups.setdefault(key, {"group": a["group"], "name": a["group_name"], "catalog_apps": 0,
+        group_id = a["group"] or UNKNOWN_GROUP
+        group = groups.setdefault(group_id, {"group": a["group"], "name": a["group_name"], "catalog_apps": 0,
                                         "apps_adopted": 0, "adoptions": 0})
         if a["regions"]:
             group["apps_adopted"] += 1
@@ -238,7 +238,8 @@ followed.</p>
   <text x="{{ c.left - 6 }}" y="{{ t.y + 4 }}" text-anchor="end">{{ t.left }}</text>
   <text x="{{ c.left + c.plot_w + 6 }}" y="{{ t.y + 4 }}">{{ t.right }}</text>
   {% endfor %}
-  {% for b in c.bars %}<rect x="{{ b.x }}" y="{{ b.y }}" width="{{ b.w }}" height="{{ b.h }}" fill="#4a78b5"><title>{{ b.title }}</title></rect>
+  {% for b in c.bars %}<rect x="{{ b.x }}" y="{{ b.y }}" width="{{ b.w }}" height="{{ b.h }}" fill="#4a78b5">{#
+  #}<title>{{ b.title }}</title></rect>
   {% endfor %}
   <polyline points="{{ c.points }}" fill="none" stroke="#c0392b" stroke-width="2"/>
   {% for l in c.labels %}<text x="{{ l.x }}" y="{{ c.bottom_y + 16 }}" text-anchor="middle">{{ l.text }}</text>

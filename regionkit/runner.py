@@ -58,6 +58,7 @@ def run(argv: list[str], env: dict[str, str], on_event: Callable[[dict], None], 
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
                                 start_new_session=True, bufsize=1, pass_fds=keep_fds,
                                 preexec_fn=_dies_with(os.getpid()))
+        assert proc.stdout is not None  # stdout=PIPE
         try:
             for line in proc.stdout:
                 event = _parse(line)

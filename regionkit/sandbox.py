@@ -243,7 +243,7 @@ def _require_platform(*tools: str) -> dict[str, str]:
     missing = [tool for tool, path in paths.items() if path is None]
     if missing:
         raise OperationFailed(f"sandbox hosts need {', '.join(missing)}, not found on this machine", hint=TOOLS_HINT)
-    return paths
+    return {tool: path for tool, path in paths.items() if path is not None}
 
 
 def _which(tool: str) -> str | None:
@@ -419,7 +419,7 @@ def _log(state: SandboxState, host: SandboxHost) -> Path:
 
 def _wait_for_sshd(state: SandboxState, launchers: list[subprocess.Popen]) -> None:
     deadline = time.monotonic() + SSHD_TIMEOUT
-    pending = dict(zip(state.hosts, launchers))
+    pending = dict(zip(state.hosts, launchers, strict=False))
     while pending:
         for host, launcher in list(pending.items()):
             if launcher.poll() is not None:
@@ -519,7 +519,7 @@ def _host_pid1(netns: str) -> int | None:
 def _host_netnses(name: str) -> list[str]:
     """The sandbox's host network namespaces and host-side links that exist on this machine (same names)."""
     prefix = f"{_prefix(name)}-h"
-    found = set()
+    found: set[str] = set()
     for folder in ("/run/netns", "/sys/class/net"):
         if os.path.isdir(folder):
             found.update(entry for entry in os.listdir(folder) if entry.startswith(prefix))

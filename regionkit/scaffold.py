@@ -142,7 +142,7 @@ def create_project(target: Path, profile: dict[str, Any], logo: Path | None = No
         except CookiecutterException as exc:
             raise OperationFailed(f"the project template failed to render: {exc}",
                                   Location(kit_path("templates", "project"))) from None
-        if logo_file is not None:
+        if logo is not None and logo_file is not None:
             shutil.copyfile(logo, rendered / "assets" / f"logo.{logo_file.format}")
         _, _, problems = load_profile_document(rendered / PROFILE_NAME)
         if problems:  # what `validate` would refuse is never written

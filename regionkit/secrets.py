@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import secrets as random_source
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 

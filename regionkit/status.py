@@ -128,7 +128,8 @@ def targets(profile: Profile, catalog: Catalog, running: list[ledger.Running]) -
             view, names, health = None, [(None, app_fqdn(r.app, profile))], "/"
         for unit, name in names:
             is_site = unit is not None or (view is not None and view.kind == Kind.UNIT_SITE)
-            found.append(Target(r.app, unit, r.host, addresses.get(r.host), name, "/" if is_site else health,
+            path = "/" if is_site or health is None else health
+            found.append(Target(r.app, unit, r.host, addresses.get(r.host), name, path,
                                 r.version, r.since, r.operator, health_document=not is_site and view is not None))
     return found
 

@@ -15,7 +15,6 @@ from regionkit.errors import InputError
 from regionkit.resources import data_path
 
 
-
 @dataclass(frozen=True)
 class Province:
     code: str

@@ -13,6 +13,7 @@ import yaml
 
 from regionkit.errors import InputError, Location, Problem
 
+_Loader: type[yaml.CSafeLoader] | type[yaml.SafeLoader]
 try:  # libyaml is bundled in PyYAML's wheels; fall back to the pure-Python parser where it is not
     _Loader = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
@@ -23,7 +24,7 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _TAG = "tag:yaml.org,2002:"
 # What a document may hold: plain data. Other tags (`!!binary`, `!!set`, `!!omap`, `!custom`, ...) are refused.
 _SCALAR_TAGS = {_TAG + name for name in ("str", "int", "float", "bool", "null", "timestamp")}
-_COLLECTION_TAGS = {yaml.MappingNode: _TAG + "map", yaml.SequenceNode: _TAG + "seq"}
+_COLLECTION_TAGS: dict[type[yaml.Node], str] = {yaml.MappingNode: _TAG + "map", yaml.SequenceNode: _TAG + "seq"}
 _TAG_NAMES = {_TAG + "int": "integer", _TAG + "float": "number", _TAG + "bool": "boolean",
               _TAG + "timestamp": "date", _TAG + "null": "null"}
 # Aliases may repeat a node; past this many repeated nodes a document is an alias bomb, not a configuration
@@ -149,9 +150,9 @@ class _Builder:
         self.built.add(id(node))
         self.active.add(id(node))
         try:
-            if isinstance(node, yaml.SequenceNode):
-                return [self.build(item, path + (index,)) for index, item in enumerate(node.value)]
-            return self._mapping(node, path)
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
+            return [self.build(item, path + (index,)) for index, item in enumerate(node.value)]
         finally:
             self.active.discard(id(node))
 

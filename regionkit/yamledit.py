@@ -136,7 +136,7 @@ def _first_difference(plain: Any, edited: Any, path: FieldPath) -> FieldPath | N
     if kind == "list":
         if len(plain) != len(edited):
             return path
-        for index, (a, b) in enumerate(zip(plain, edited)):
+        for index, (a, b) in enumerate(zip(plain, edited, strict=True)):
             found = _first_difference(a, b, path + (index,))
             if found is not None:
                 return found

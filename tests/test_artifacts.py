@@ -19,9 +19,22 @@ import pytest
 from conftest import with_hosts
 
 from regionkit import artifacts
-from regionkit.artifacts import (ARCHIVE_MTIME, INDEX_NAME, WORKLOAD_LABEL, Artifact, Store, build_demo_store, check,
-                                 closest_versions, fetch, present, resolve, store_location, workload_archive,
-                                 workload_source)
+from regionkit.artifacts import (
+    ARCHIVE_MTIME,
+    INDEX_NAME,
+    WORKLOAD_LABEL,
+    Artifact,
+    Store,
+    build_demo_store,
+    check,
+    closest_versions,
+    fetch,
+    present,
+    resolve,
+    store_location,
+    workload_archive,
+    workload_source,
+)
 from regionkit.catalog import load_catalog
 from regionkit.errors import InputError, OperationFailed
 from regionkit.project import Project

@@ -429,7 +429,8 @@ def office_project(project):
     """An `init` project with a host whose ssh_key lies inside the project, and secrets lying around."""
     text = (project / "region.yaml").read_text()
     (project / "region.yaml").write_text(text.replace(
-        "hosts: []\n", "hosts:\n  - {name: web1, address: 192.0.2.11, roles: [web, db], ssh_key: keys/field_ed25519}\n"))
+        "hosts: []\n",
+        "hosts:\n  - {name: web1, address: 192.0.2.11, roles: [web, db], ssh_key: keys/field_ed25519}\n"))
     (project / "keys").mkdir()
     (project / "keys/field_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\nsecret\n")
     (project / "keys/field_ed25519").chmod(0o600)

@@ -1,3 +1,5 @@
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -10,7 +12,7 @@ def test_cycles_are_named_as_closed_paths():
     assert ["d", "d"] in cycles
     [long] = [c for c in cycles if len(c) > 2]
     assert long[0] == long[-1] and sorted(long[:-1]) == ["a", "b", "c"]
-    for node, following in zip(long, long[1:]):
+    for node, following in itertools.pairwise(long):
         assert following in graph[node]
 
 

@@ -112,7 +112,8 @@ def test_plan_after_a_change_lists_exactly_the_affected_app(rollout):
     root = rollout["root"]
     profile = root / "region.yaml"
     original = profile.read_text()
-    profile.write_text(original.replace("  e-office: {}", "  e-office:\n    settings: {mail_domain: pandeglangkab.go.id}"))
+    profile.write_text(original.replace("  e-office: {}",
+                                        "  e-office:\n    settings: {mail_domain: pandeglangkab.go.id}"))
     try:
         plan = regionkit(root, "plan", "--json")
         assert plan.returncode == 0, plan.stderr[-2000:]

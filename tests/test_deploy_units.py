@@ -2,8 +2,8 @@
 
 import pytest
 import yaml
-
 from conftest import with_hosts
+
 from regionkit.deploy import PLATFORM, RECORD_TASK, _converged, project_lock, summarise
 from regionkit.errors import InputError
 from regionkit.inventory import ansible_config, inventory

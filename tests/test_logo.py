@@ -1,6 +1,6 @@
 import pytest
-
 from conftest import SVG, make_png
+
 from regionkit.logo import LogoError, inspect_logo
 
 

@@ -10,13 +10,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from conftest import with_hosts
+
 from regionkit import preflight
 from regionkit.catalog import load_catalog
 from regionkit.errors import InputError
-from regionkit.preflight import (APPS_ROOT, DATA_ROOT, HostNeeds, PortUse, Severity, evaluate, host_needs,
-                                 select_hosts)
+from regionkit.preflight import APPS_ROOT, DATA_ROOT, HostNeeds, PortUse, Severity, evaluate, host_needs, select_hosts
 from regionkit.project import Project
 from regionkit.region import load_profile
 

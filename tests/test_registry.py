@@ -134,7 +134,7 @@ def test_report_json(cli, registry_db: Path):
     assert firsts == {("36.01", "e-office"): "2021-11-10T01:30:00Z", ("36.01", "laksa"): "2021-11-10T01:30:00Z",
                       ("33.29", "e-office"): "2021-12-03T01:30:00Z"}
     assert [m["month"] for m in data["timeline_by_month"]] == ["2021-11", "2021-12"]
-    assert {(l["region_code"], l["entries"], l["status"]) for l in data["ledgers"]} == {
+    assert {(led["region_code"], led["entries"], led["status"]) for led in data["ledgers"]} == {
         ("36.01", 4, "verified"), ("33.29", 2, "verified")}
 
 

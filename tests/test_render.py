@@ -5,9 +5,9 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import SVG, make_png, with_hosts
 from PIL import Image
 
-from conftest import SVG, make_png, with_hosts
 from regionkit.render import _inside, read_manifest, verify_build
 
 SAMPLE_APPS = ["--preset", "pandeglang-2021", "website-opd", "website-kecamatan", "laksa-android", "sp4n-lapor"]

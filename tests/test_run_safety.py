@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import with_hosts
+
 from regionkit import ledger, runner
 from regionkit.deploy import RECORD_TASK, project_lock
 from regionkit.errors import InputError
@@ -168,7 +168,8 @@ def test_deploying_one_app_still_gives_the_databases_of_every_chosen_app(fake, c
     assert result.exit_code == 0, result.output
     seen = report(fake)
     assert seen["apps"] == ["simasn"]
-    assert {(d["id"], d["database"]) for d in seen["databases"] or []} == {("sso", "postgresql"), ("simasn", "postgresql")}
+    assert {(d["id"], d["database"]) for d in seen["databases"] or []} == {
+        ("sso", "postgresql"), ("simasn", "postgresql")}
 
 
 def test_kill_9_of_regionkit_takes_its_playbook_along_and_the_lock_lasts_until_the_playbook_is_gone(fake, cli):

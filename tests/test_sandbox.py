@@ -12,8 +12,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from conftest import with_hosts
+
 from regionkit import sandbox
 from regionkit.errors import InputError, OperationFailed
 

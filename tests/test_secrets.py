@@ -4,8 +4,8 @@ import os
 import stat
 
 import pytest
-
 from conftest import with_hosts
+
 from regionkit.errors import InputError
 from regionkit.secrets import VAULT_FILE, Vault, redact, vault_password
 

@@ -21,22 +21,21 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import with_hosts
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jinja2 import TemplateRuntimeError
 
-from conftest import with_hosts
 from regionkit import preflight, runner
 from regionkit.catalog import load_catalog
 from regionkit.errors import InputError, ValidationFailed
-from regionkit.plaintext import CONTROL_CHARACTERS, text_problem
 from regionkit.inventory import ansible_config, inventory, write_run_files
+from regionkit.plaintext import CONTROL_CHARACTERS, text_problem
 from regionkit.project import Project
 from regionkit.region import load_profile
 from regionkit.render import Renderer
 from regionkit.scaffold import InitOptions, create_project, propose_profile
 from regionkit.textfilters import comment_text, nginx, quote, systemd, yaml_value
-
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -88,7 +87,8 @@ def pangkep(tmp_path_factory) -> Path:
     init = regionkit(root, "init", str(root), "--region", "73.10", "--no-input")
     assert init.returncode == 0, init.stderr
     assert regionkit(root, "apps", "add", "e-office").returncode == 0
-    edit(root, "hosts: []\n", f"hosts:\n  - {{name: web1, address: 127.0.0.1, port: {closed_port()}, roles: [web, db]}}\n")
+    edit(root, "hosts: []\n",
+         f"hosts:\n  - {{name: web1, address: 127.0.0.1, port: {closed_port()}, roles: [web, db]}}\n")
     assert regionkit(root, "artifacts", "build-demo").returncode == 0
     return root
 
@@ -111,7 +111,7 @@ def test_plan_and_preflight_refuse_and_run_nothing(pangkep, command, old, new, f
         result = regionkit(pangkep, command)
         assert not marker.exists(), f"{command} ran the command in {field}"
         assert result.returncode == 2, result.stderr
-        assert f"region.yaml:" in result.stderr and field in result.stderr
+        assert "region.yaml:" in result.stderr and field in result.stderr
         assert "Traceback" not in result.stderr
     finally:
         (pangkep / "region.yaml").write_text(original)
@@ -404,7 +404,8 @@ def test_init_writes_names_with_quotes_and_apostrophes_that_validate(cli, tmp_pa
 # --- 3: every generated format escapes what it holds -----------------------------------------------------------
 
 
-HOSTILE = ("Kab X\n}\nserver { listen 80; return 200 pwned; }\nEVIL=1\nphp_admin_value[auto_prepend_file] = /tmp/x.php\n"
+HOSTILE = ("Kab X\n}\nserver { listen 80; return 200 pwned; }\nEVIL=1\n"
+           "php_admin_value[auto_prepend_file] = /tmp/x.php\n"
            "ExecStartPre=/bin/touch /tmp/pwned\n*/ body { display: none } /*\r\t\x0b\x85\u2028 $(touch pwned-shell) "
            "`touch pwned-tick` \"quoted\" back\\slash 100% --> {{ 7*7 }} ; # [x]")
 HOSTILE_DOMAIN = 'x.go.id;\n}\nserver {\n  listen 80; root "/"; \\'
@@ -468,7 +469,7 @@ def test_nginx_confs_keep_their_statements_and_read_back_the_names(rendered):
         before, after = nginx_statements(benign[name]), nginx_statements(hostile[name])
         assert len(after) == len(before), name
         in_map = False
-        for (old_depth, old), (new_depth, new) in zip(before, after):
+        for (old_depth, old), (new_depth, new) in zip(before, after, strict=True):
             assert (new_depth, len(new)) == (old_depth, len(old)), (name, new)
             assert in_map or new[0] == old[0], (name, new)
             in_map = (old[0] == "map") or (in_map and old != ["}"])
@@ -503,7 +504,7 @@ def test_env_files_keep_every_value_on_its_line_and_a_shell_runs_nothing(rendere
 
 def test_php_fpm_pool_and_systemd_unit_gain_no_setting(rendered):
     benign, hostile = rendered
-    for name, comment in (("apps/e-office/php-fpm.conf", ";"), ("apps/sso/app.service", "#")):
+    for name in ("apps/e-office/php-fpm.conf", "apps/sso/app.service"):
         assert hostile[name].count("\n") == benign[name].count("\n"), name
         parsed = []
         for text in (benign[name], hostile[name]):

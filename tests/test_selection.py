@@ -1,13 +1,13 @@
 """Adding and removing apps with their dependencies (mini catalog: laksa-android -> laksa -> sso, sp4n-lapor)."""
 
 import pytest
+from conftest import MINI_CATALOG
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from regionkit import selection
 from regionkit.catalog import load_catalog
 from regionkit.errors import InputError
-from conftest import MINI_CATALOG
 
 CATALOG = load_catalog(MINI_CATALOG)
 

@@ -70,9 +70,9 @@ def mariadb(spec, check):
     accounts = {(r[0], r[1]): (r[2], r[3]) for r in run(
         mysql, f"SELECT User, Host, plugin, authentication_string FROM mysql.user WHERE User IN ({user_list});")}
     granted = {(r[0], r[1], r[2]) for r in run(mysql, (
-        "SELECT User, Host, Db FROM mysql.db WHERE User IN (%s) AND Select_priv = 'Y' AND Insert_priv = 'Y'"
+        f"SELECT User, Host, Db FROM mysql.db WHERE User IN ({user_list}) AND Select_priv = 'Y' AND Insert_priv = 'Y'"
         " AND Update_priv = 'Y' AND Delete_priv = 'Y' AND Create_priv = 'Y' AND Drop_priv = 'Y'"
-        " AND Alter_priv = 'Y' AND Index_priv = 'Y';") % user_list)}
+        " AND Alter_priv = 'Y' AND Index_priv = 'Y';"))}
     hashes = {r[0]: r[1] for r in run(mysql, "".join(
         f"SELECT {my_str(a['user'])}, PASSWORD({my_str(a['password'])});\n" for a in apps), passwords)}
 

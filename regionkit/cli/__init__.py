@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
@@ -36,7 +36,7 @@ from regionkit.errors import RegionkitError
 class _Group(TyperGroup):
     """Turns every RegionkitError raised by a command into one clear line and its exit code."""
 
-    def invoke(self, ctx: typer.Context):
+    def invoke(self, ctx: typer.Context):  # type: ignore[override]  # typer hands its commands a typer.Context
         try:
             return super().invoke(ctx)
         except RegionkitError as exc:
@@ -94,7 +94,7 @@ def _show_version(value: bool) -> None:
 def root(
     version: Annotated[bool, typer.Option(
         "--version", callback=_show_version, is_eager=True, help="Print the version and exit.")] = False,
-    directory: Annotated[Optional[Path], typer.Option(
+    directory: Annotated[Path | None, typer.Option(
         "-C", help="Run as if regionkit was started in this directory.", metavar="DIR")] = None,
 ) -> None:
     """Roll out Kota Tangerang's shared e-government apps to a region."""

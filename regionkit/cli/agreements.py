@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date as date_type
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,12 +13,12 @@ from regionkit.cli.options import CatalogOption, JsonOption
 
 app = typer.Typer(help="Record and list the agreements (MoU, PKS) apps are deployed under.", no_args_is_help=True)
 
-AgreementsOption = Annotated[Optional[Path], typer.Option(
+AgreementsOption = Annotated[Path | None, typer.Option(
     "--agreements", metavar="PATH", show_default=False,
     help="Registry to use instead of the current project's agreements.yaml.")]
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     mou = "mou"
     pks = "pks"
 
@@ -31,9 +31,9 @@ def add(
     party: Annotated[list[str], typer.Option(
         metavar="P", help="A party: its Kemendagri code, optionally followed by its name, e.g. '36.01' or "
                           "'36.71/polres-metro-tangerang-kota Polres Metro Tangerang Kota'. Repeat for each.")],
-    app_ids: Annotated[Optional[list[str]], typer.Option(
+    app_ids: Annotated[list[str] | None, typer.Option(
         "--app", metavar="ID", help="A catalog app the agreement names. Repeat for each.")] = None,
-    source: Annotated[Optional[str], typer.Option(
+    source: Annotated[str | None, typer.Option(
         metavar="TEXT", help="Where it is documented (archive reference, news report).")] = None,
     agreements_path: AgreementsOption = None,
     catalog: CatalogOption = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -49,8 +49,8 @@ def _report(change, as_json: bool) -> None:
 
 @app.command("add")
 def add(
-    app_ids: Annotated[Optional[list[str]], typer.Argument(metavar="ID...", help="Apps to choose.")] = None,
-    preset: Annotated[Optional[list[str]], typer.Option(
+    app_ids: Annotated[list[str] | None, typer.Argument(metavar="ID...", help="Apps to choose.")] = None,
+    preset: Annotated[list[str] | None, typer.Option(
         metavar="PRESET", help="Choose a package of apps (see `regionkit apps presets`); repeatable.")] = None,
     catalog: CatalogOption = None,
     json: JsonOption = False,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -46,7 +46,7 @@ def _store_value(dest: Path, root: Path) -> str:
 
 @app.command("build-demo")
 def build_demo(
-    dest: Annotated[Optional[Path], typer.Argument(
+    dest: Annotated[Path | None, typer.Argument(
         metavar="[DIR]", help="Store folder (default: artifacts/ in the region project).")] = None,
     set_store: Annotated[bool, typer.Option(
         "--set-store/--no-set-store", help="Name the store in region.yaml (artifacts.store).")] = True,
@@ -75,6 +75,7 @@ def build_demo(
         dest = dest if dest is not None else project.root / "artifacts"
     else:
         apps = [a for a in loaded.apps.values() if needs_artifact(a)]
+    assert dest is not None  # outside a project DIR is required (raised above)
     build_demo_store(dest, loaded, [a.id for a in apps])
     store = Store.open(str(dest))
     artifact = store.resolve(apps[0].id, apps[0].version)

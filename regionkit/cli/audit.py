@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,7 +12,7 @@ from regionkit.cli.options import JsonOption
 app = typer.Typer(help="Query and verify the adoption ledger: who runs which app at which version, since when.",
                   no_args_is_help=True)
 
-LedgerOption = Annotated[Optional[Path], typer.Option(
+LedgerOption = Annotated[Path | None, typer.Option(
     "--ledger", metavar="PATH", show_default=False,
     help="Ledger file to read instead of the current project's ledger.jsonl.")]
 
@@ -38,9 +38,9 @@ def _path(ledger_path: Path | None) -> Path:
 
 @app.command("list")
 def list_entries(
-    region: Annotated[Optional[str], typer.Option(metavar="CODE", help="Only this region (Kemendagri code).")] = None,
-    app_id: Annotated[Optional[str], typer.Option("--app", metavar="ID", help="Only this app.")] = None,
-    since: Annotated[Optional[str], typer.Option(metavar="DATE", help="Only runs that finished at or after DATE "
+    region: Annotated[str | None, typer.Option(metavar="CODE", help="Only this region (Kemendagri code).")] = None,
+    app_id: Annotated[str | None, typer.Option("--app", metavar="ID", help="Only this app.")] = None,
+    since: Annotated[str | None, typer.Option(metavar="DATE", help="Only runs that finished at or after DATE "
                                                                       "(ISO date or date-time; UTC).")] = None,
     ledger_path: LedgerOption = None,
     json: JsonOption = False,
@@ -156,7 +156,7 @@ def adopters(
 
 @app.command("verify")
 def verify(
-    anchor: Annotated[Optional[str], typer.Option(
+    anchor: Annotated[str | None, typer.Option(
         metavar="HASH", help="A head hash noted earlier: fail unless the ledger still holds that entry "
                              "(shows entries cut from the end).")] = None,
     ledger_path: LedgerOption = None,
@@ -181,7 +181,7 @@ def verify(
         head = read.head
         print_json({"valid": read.ok, "path": str(read.path), "entries": len(read.entries),
                     "head": {"seq": head.seq, "hash": head.hash} if head else None,
-                    "problems": [] if read.ok else [{"message": read.problem.message,
+                    "problems": [] if read.problem is None else [{"message": read.problem.message,
                                                      "line": read.problem.location.line,
                                                      "entry": read.problem.location.field,
                                                      "hint": read.hint}],
@@ -198,7 +198,7 @@ def verify(
     stdout.print(styled(("ok", "green"), f" {read.path}: {len(read.entries)} entries, chain intact, {where}"))
 
 
-RegistryOption = Annotated[Optional[Path], typer.Option(
+RegistryOption = Annotated[Path | None, typer.Option(
     "--registry", metavar="FILE", show_default=False,
     help="The central registry (SQLite); default REGIONKIT_REGISTRY, else registry.sqlite here.")]
 
@@ -219,7 +219,7 @@ def import_ledgers(
     for o in outcomes:
         if o.imported:
             stdout.print(styled(("imported", "green"), f" {o.source}: {o.region_code} {o.region_name}, "
-                                f"{o.entries} entries ({o.added} new), head {o.head_hash[:12]}"))
+                                f"{o.entries} entries ({o.added} new), head {(o.head_hash or '')[:12]}"))
         else:
             stderr.print(styled(("refused", "red"), f" {o.reason}" + (f"\n  hint: {o.hint}" if o.hint else "")))
     refused = [o for o in outcomes if not o.imported]
@@ -230,11 +230,11 @@ def import_ledgers(
 
 @app.command("report")
 def report(
-    html: Annotated[Optional[Path], typer.Option("--html", metavar="OUT", show_default=False,
+    html: Annotated[Path | None, typer.Option("--html", metavar="OUT", show_default=False,
                                                  help="Write a printable, self-contained HTML report.")] = None,
-    fmt: Annotated[Optional[str], typer.Option("--format", metavar="csv|json", show_default=False,
+    fmt: Annotated[str | None, typer.Option("--format", metavar="csv|json", show_default=False,
                                                help="Print the matrix as CSV, or all the data as JSON.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", metavar="FILE", show_default=False,
+    out: Annotated[Path | None, typer.Option("--out", metavar="FILE", show_default=False,
                                                 help="Write the CSV or JSON to FILE instead of stdout.")] = None,
     registry_path: RegistryOption = None,
 ) -> None:
@@ -258,6 +258,7 @@ def report(
         data = report_mod.build(conn, load_catalog())
     finally:
         conn.close()
+    target: Path | None
     if html is not None:
         target = html
         text = report_mod.render_html(data, str(source))

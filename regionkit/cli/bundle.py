@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,16 +13,16 @@ from regionkit.cli.options import CatalogOption, JsonOption
 
 app = typer.Typer(help="Field bundles: create one at the office, verify it onsite.", no_args_is_help=True)
 
-PublicKeyOption = Annotated[Optional[Path], typer.Option(
+PublicKeyOption = Annotated[Path | None, typer.Option(
     "--public-key", metavar="FILE", help="Require a signature by this ed25519 public key (PEM or OpenSSH).")]
 
 
 @app.command("create")
 def create(
-    out: Annotated[Optional[Path], typer.Option(
+    out: Annotated[Path | None, typer.Option(
         metavar="FILE", help="The bundle to write [default: regionkit-bundle-<region code>-<date>.tar here].",
         show_default=False)] = None,
-    sign_key: Annotated[Optional[Path], typer.Option(
+    sign_key: Annotated[Path | None, typer.Option(
         metavar="FILE", help="Sign the manifest with this ed25519 private key (`regionkit bundle keygen`).")] = None,
     vault_password_file: VaultFileOption = None,
     catalog: CatalogOption = None,
@@ -38,7 +38,7 @@ def create(
     project = Project.locate()
     profile = project.profile()
     if out is None:
-        out = Path.cwd() / f"regionkit-bundle-{profile.region.key}-{datetime.now(timezone.utc):%Y%m%d}.tar"
+        out = Path.cwd() / f"regionkit-bundle-{profile.region.key}-{datetime.now(UTC):%Y%m%d}.tar"
     if not json:
         stderr.print(f"bundling {profile.region.name} into {out}")
 
@@ -67,7 +67,7 @@ def verify(
 @app.command("extract")
 def extract(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="The bundle.")],
-    workdir: Annotated[Optional[Path], typer.Option(
+    workdir: Annotated[Path | None, typer.Option(
         metavar="DIR", help="Where to extract [default: the bundle's name without .tar, next to it].")] = None,
     public_key: PublicKeyOption = None,
 ) -> None:

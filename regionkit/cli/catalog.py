@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,10 +14,10 @@ app = typer.Typer(help="Browse and check the catalog of shareable apps.", no_arg
 
 @app.command("list")
 def list_apps(
-    group: Annotated[Optional[str], typer.Option(help="Only apps of this group (id).")] = None,
-    kind: Annotated[Optional[str], typer.Option(help="Only apps of this kind (web, unit-site, android, "
+    group: Annotated[str | None, typer.Option(help="Only apps of this group (id).")] = None,
+    kind: Annotated[str | None, typer.Option(help="Only apps of this kind (web, unit-site, android, "
                                                       "service, national).")] = None,
-    search: Annotated[Optional[str], typer.Option(help="Only apps whose id, name, summary or owner "
+    search: Annotated[str | None, typer.Option(help="Only apps whose id, name, summary or owner "
                                                         "contains TEXT.", metavar="TEXT")] = None,
     catalog: CatalogOption = None,
     json: JsonOption = False,
@@ -62,7 +62,7 @@ def show(
 
 @app.command("validate")
 def validate(
-    path: Annotated[Optional[Path], typer.Argument(help="Catalog file (default: the kit's or --catalog).")] = None,
+    path: Annotated[Path | None, typer.Argument(help="Catalog file (default: the kit's or --catalog).")] = None,
     catalog: CatalogOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -76,8 +76,8 @@ def validate(
     except ValidationFailed as exc:
         if not json:
             raise
-        from regionkit.cli.output import print_json
         from regionkit.catalog_views import problem_record
+        from regionkit.cli.output import print_json
 
         print_json({"valid": False, "problems": [problem_record(p) for p in exc.problems]})
         raise typer.Exit(exc.exit_code) from None

@@ -3,35 +3,35 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from regionkit.cli.options import CatalogOption, JsonOption
 
-VaultFileOption = Annotated[Optional[Path], typer.Option(
+VaultFileOption = Annotated[Path | None, typer.Option(
     "--vault-password-file", metavar="FILE", envvar="REGIONKIT_VAULT_PASSWORD_FILE", show_default=False,
     help="File holding the vault password [env: REGIONKIT_VAULT_PASSWORD_FILE].")]
 
 
 def deploy(
-    app_id: Annotated[Optional[str], typer.Option("--app", metavar="ID", help="Deploy this app only.")] = None,
-    limit: Annotated[Optional[str], typer.Option(metavar="HOST", help="Only these hosts (Ansible --limit).")] = None,
+    app_id: Annotated[str | None, typer.Option("--app", metavar="ID", help="Deploy this app only.")] = None,
+    limit: Annotated[str | None, typer.Option(metavar="HOST", help="Only these hosts (Ansible --limit).")] = None,
     check: Annotated[bool, typer.Option("--check", help="Dry run: report what would change.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the last failed or interrupted deploy, "
                                                           "skipping apps that converged in it.")] = False,
-    agreement: Annotated[Optional[str], typer.Option(
+    agreement: Annotated[str | None, typer.Option(
         metavar="NUMBER", help="The MoU/PKS (agreements.yaml) this deploy is done under, for the ledger.")] = None,
     stock_ansible: Annotated[bool, typer.Option(hidden=True, help="Ansible's default settings (benchmarks).")] = False,
     skip_preflight: Annotated[bool, typer.Option(
         "--skip-preflight", help="Do not check the control node and the hosts first (`regionkit preflight`).")] = False,
-    bundle: Annotated[Optional[Path], typer.Option(
+    bundle: Annotated[Path | None, typer.Option(
         metavar="FILE", help="Deploy from a field bundle alone (`regionkit bundle create`): it is verified, "
                              "extracted into --workdir and deployed from there, packages included.")] = None,
-    workdir: Annotated[Optional[Path], typer.Option(
+    workdir: Annotated[Path | None, typer.Option(
         metavar="DIR", help="Where --bundle is extracted; reused by later runs (resume, ledger) "
                             "[default: the bundle's name without .tar, next to it].")] = None,
-    public_key: Annotated[Optional[Path], typer.Option(
+    public_key: Annotated[Path | None, typer.Option(
         metavar="FILE", help="Require --bundle to be signed by this ed25519 key.")] = None,
     vault_password_file: VaultFileOption = None,
     catalog: CatalogOption = None,
@@ -56,11 +56,11 @@ def deploy(
 
 
 def undeploy(
-    app_ids: Annotated[Optional[list[str]], typer.Argument(
+    app_ids: Annotated[list[str] | None, typer.Argument(
         metavar="[ID]...", help="Apps to remove; none: every app running here that is no longer chosen.",
         show_default=False)] = None,
-    limit: Annotated[Optional[str], typer.Option(metavar="HOST", help="Only these hosts (Ansible --limit).")] = None,
-    agreement: Annotated[Optional[str], typer.Option(
+    limit: Annotated[str | None, typer.Option(metavar="HOST", help="Only these hosts (Ansible --limit).")] = None,
+    agreement: Annotated[str | None, typer.Option(
         metavar="NUMBER", help="The MoU/PKS (agreements.yaml) the removal is done under, for the ledger.")] = None,
     catalog: CatalogOption = None,
     json: JsonOption = False,
@@ -82,8 +82,8 @@ def undeploy(
 
 
 def plan(
-    app_id: Annotated[Optional[str], typer.Option("--app", metavar="ID", help="Plan this app only.")] = None,
-    limit: Annotated[Optional[str], typer.Option(metavar="HOST", help="Only these hosts.")] = None,
+    app_id: Annotated[str | None, typer.Option("--app", metavar="ID", help="Plan this app only.")] = None,
+    limit: Annotated[str | None, typer.Option(metavar="HOST", help="Only these hosts.")] = None,
     vault_password_file: VaultFileOption = None,
     catalog: CatalogOption = None,
     json: JsonOption = False,
@@ -98,8 +98,8 @@ def plan(
 def _run(options, catalog_path, as_json: bool, plan: bool, project=None) -> None:
     from regionkit.catalog import load_catalog
     from regionkit.cli import deploy_view
-    from regionkit.deploy import deploy as run_deploy
     from regionkit.cli import preflight as preflight_cli
+    from regionkit.deploy import deploy as run_deploy
     from regionkit.project import Project
 
     project = project or Project.locate()

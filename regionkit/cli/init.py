@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,16 +15,17 @@ def _interactive(no_input: bool) -> bool:
 
 def init(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="Folder to create (must not exist or be empty).")],
-    region: Annotated[Optional[str], typer.Option(
+    region: Annotated[str | None, typer.Option(
         "--region", metavar="CODE", help="Kemendagri code: 36 (province) or 36.01 (kabupaten/kota).")] = None,
-    institution: Annotated[Optional[str], typer.Option(
+    institution: Annotated[str | None, typer.Option(
         help="An adopter with no territorial code, e.g. \"Polres Metro Tangerang Kota\".")] = None,
-    parent: Annotated[Optional[str], typer.Option(
+    parent: Annotated[str | None, typer.Option(
         metavar="CODE", help="With --institution: the region it belongs to, e.g. 36.71.")] = None,
-    domain: Annotated[Optional[str], typer.Option(help="Main domain (default: derived, e.g. pandeglangkab.go.id).")] = None,
-    head_name: Annotated[Optional[str], typer.Option(help="Name of the head of region.")] = None,
-    head_title: Annotated[Optional[str], typer.Option(help="Title of the head (default: Bupati, Wali Kota, ...).")] = None,
-    logo: Annotated[Optional[Path], typer.Option(help="PNG or SVG logo to copy into assets/.")] = None,
+    domain: Annotated[str | None, typer.Option(
+        help="Main domain (default: derived, e.g. pandeglangkab.go.id).")] = None,
+    head_name: Annotated[str | None, typer.Option(help="Name of the head of region.")] = None,
+    head_title: Annotated[str | None, typer.Option(help="Title of the head (default: Bupati, Wali Kota, ...).")] = None,
+    logo: Annotated[Path | None, typer.Option(help="PNG or SVG logo to copy into assets/.")] = None,
     no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt; fail on what is missing.")] = False,
 ) -> None:
     """Create a region project: profile, units from the code table, inventory section, assets, .gitignore."""

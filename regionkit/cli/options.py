@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-CatalogOption = Annotated[Optional[Path], typer.Option(
+CatalogOption = Annotated[Path | None, typer.Option(
     "--catalog", envvar="REGIONKIT_CATALOG", metavar="PATH", show_default=False,
     help="Catalog to read instead of the kit's own catalog.yaml [env: REGIONKIT_CATALOG].")]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,7 +13,7 @@ from regionkit.cli.options import CatalogOption, JsonOption
 
 
 def preflight(
-    limit: Annotated[Optional[str], typer.Option(metavar="HOST", help="Only these hosts (names, roles, patterns; "
+    limit: Annotated[str | None, typer.Option(metavar="HOST", help="Only these hosts (names, roles, patterns; "
                                                                        "like Ansible --limit).")] = None,
     vault_password_file: VaultFileOption = None,
     catalog: CatalogOption = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -32,7 +32,7 @@ def validate(catalog: CatalogOption = None, json: JsonOption = False) -> None:
             stderr.print(labelled(problem))
         for problem in report.warnings:
             stderr.print(labelled(problem, "warning:", "yellow"))
-        if report.ok:
+        if report.ok and report.profile is not None:  # no errors: a profile
             profile = report.profile
             stdout.print(styled(("ok", "green"), f" {project.profile_path}: {profile.region.name}, "
                                 f"{len(profile.units)} units, {len(profile.apps)} apps, {len(profile.hosts)} hosts"
@@ -43,7 +43,7 @@ def validate(catalog: CatalogOption = None, json: JsonOption = False) -> None:
         raise typer.Exit(2)
 
 
-class SchemaName(str, Enum):
+class SchemaName(StrEnum):
     catalog = "catalog"
     profile = "profile"
 

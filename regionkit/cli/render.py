@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -11,10 +11,10 @@ from regionkit.cli.options import CatalogOption, JsonOption
 
 
 def render(
-    out: Annotated[Optional[Path], typer.Option(help="Build folder (default: build/ in the project).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Build folder (default: build/ in the project).")] = None,
     diff: Annotated[bool, typer.Option("--diff", help="Show what would change against the current build; "
                                                       "write nothing.")] = False,
-    app_id: Annotated[Optional[str], typer.Option("--app", metavar="ID", help="Render this app only.")] = None,
+    app_id: Annotated[str | None, typer.Option("--app", metavar="ID", help="Render this app only.")] = None,
     catalog: CatalogOption = None,
     json: JsonOption = False,
 ) -> None:

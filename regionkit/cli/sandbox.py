@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from regionkit.cli.options import JsonOption
+
+if TYPE_CHECKING:
+    from rich.text import Text
 
 app = typer.Typer(help="Local test servers to rehearse a rollout on (Linux, root; no traffic leaves the machine).",
                   no_args_is_help=True)
@@ -102,7 +105,7 @@ def _project_here():
         return None
 
 
-def _hosts_table(rows: list[tuple[str, str, str, str]], roles: bool) -> None:
+def _hosts_table(rows: list[tuple[str, str, str, str | Text]], roles: bool) -> None:
     from rich.table import Table
 
     from regionkit.cli.output import stdout

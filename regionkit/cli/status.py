@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -10,8 +10,8 @@ from regionkit.cli.options import CatalogOption, JsonOption
 
 
 def status(
-    app_id: Annotated[Optional[str], typer.Option("--app", metavar="ID", help="Check this app only.")] = None,
-    limit: Annotated[Optional[str], typer.Option(
+    app_id: Annotated[str | None, typer.Option("--app", metavar="ID", help="Check this app only.")] = None,
+    limit: Annotated[str | None, typer.Option(
         metavar="HOST", help="Only these hosts (names from region.yaml, comma-separated).")] = None,
     timeout: Annotated[float, typer.Option(metavar="S", help="Seconds to wait for each answer.")] = 5.0,
     catalog: CatalogOption = None,
