@@ -1,5 +1,6 @@
 """What the fleet tests share: the platform check, running regionkit, and the sample project on a sandbox."""
 
+import fcntl
 import http.client
 import ipaddress
 import os
@@ -19,15 +20,21 @@ def needs_root_and_sshd():
 
 @contextmanager
 def fresh_sandbox(name: str, subnet: str, hosts: int = 2):
-    """A new sandbox of `hosts` servers (skipping without root and sshd), always taken down afterwards."""
+    """A new sandbox of `hosts` servers (skipping without root and sshd), always taken down afterwards.
+
+    Two test runs on one machine (two checkouts) that want the same sandbox take turns: the sandbox's name is
+    held under an exclusive lock in /tmp until it is down again.
+    """
     needs_root_and_sshd()
     from regionkit import sandbox
 
-    sandbox.down(name)
-    try:
-        yield sandbox.up(hosts, name=name, subnet=subnet)
-    finally:
+    with open(f"/tmp/regionkit-fleet-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         sandbox.down(name)
+        try:
+            yield sandbox.up(hosts, name=name, subnet=subnet)
+        finally:
+            sandbox.down(name)
 
 
 def regionkit(project: Path, *args: str, timeout: int = 900, operator: str = "ci-test") -> subprocess.CompletedProcess:
