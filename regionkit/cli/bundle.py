@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from regionkit.cli.deploy import VaultFileOption
-from regionkit.cli.options import CatalogOption, JsonOption
+from regionkit.cli.options import CatalogOption, JsonOption, VaultFileOption
 
 app = typer.Typer(help="Field bundles: create one at the office, verify it onsite.", no_args_is_help=True)
 

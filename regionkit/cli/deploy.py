@@ -7,11 +7,7 @@ from typing import Annotated
 
 import typer
 
-from regionkit.cli.options import CatalogOption, JsonOption
-
-VaultFileOption = Annotated[Path | None, typer.Option(
-    "--vault-password-file", metavar="FILE", envvar="REGIONKIT_VAULT_PASSWORD_FILE", show_default=False,
-    help="File holding the vault password [env: REGIONKIT_VAULT_PASSWORD_FILE].")]
+from regionkit.cli.options import CatalogOption, JsonOption, VaultFileOption
 
 
 def deploy(

@@ -12,3 +12,7 @@ CatalogOption = Annotated[Path | None, typer.Option(
     help="Catalog to read instead of the kit's own catalog.yaml [env: REGIONKIT_CATALOG].")]
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+VaultFileOption = Annotated[Path | None, typer.Option(
+    "--vault-password-file", metavar="FILE", envvar="REGIONKIT_VAULT_PASSWORD_FILE", show_default=False,
+    help="File holding the vault password [env: REGIONKIT_VAULT_PASSWORD_FILE].")]

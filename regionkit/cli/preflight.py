@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from regionkit.cli.deploy import VaultFileOption
-from regionkit.cli.options import CatalogOption, JsonOption
+from regionkit.cli.options import CatalogOption, JsonOption, VaultFileOption
 
 
 def preflight(

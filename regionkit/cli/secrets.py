@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from regionkit.cli.deploy import VaultFileOption
-from regionkit.cli.options import CatalogOption, JsonOption
+from regionkit.cli.options import CatalogOption, JsonOption, VaultFileOption
 
 app = typer.Typer(help="The region's secrets, vault-encrypted; values are never shown.", no_args_is_help=True)
 
