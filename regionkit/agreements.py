@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from datetime import date as Date
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -29,7 +29,9 @@ from regionkit.resources import data_path
 from regionkit.schema_errors import pydantic_problem, sort_problems
 from regionkit.yamldoc import YamlDocument, load_yaml, read_text
 
-AGREEMENTS_NAME = "agreements.yaml"
+if TYPE_CHECKING:
+    from regionkit.catalog import Catalog
+
 EXAMPLE_NAME = "agreements-example.yaml"
 # A Kemendagri code (`36`, `36.71`), optionally followed by an institution's slug (`36.71/polres-metro-tangerang-kota`)
 PARTY_CODE = r"^\d{2}(\.\d{2}){0,2}(/[a-z0-9]+(-[a-z0-9]+)*)?$"
@@ -80,10 +82,6 @@ class _Registry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     agreements: list[Agreement] = Field(default_factory=list)
-
-
-def default_path(root: Path) -> Path:
-    return root / AGREEMENTS_NAME
 
 
 def example_path() -> Path:
@@ -153,37 +151,53 @@ def parse_party(text: str) -> Party:
     return Party(code=first, name=rest)
 
 
+def agreement_from_input(number: str, kind: str, date: str, parties: list[str], apps: list[str],
+                         source: str | None, catalog: Catalog | None) -> Agreement:
+    """The agreement `regionkit agreements add` describes: `date` as YYYY-MM-DD, `parties` as `parse_party` reads
+    them, `apps` checked against `catalog` (needed only when there are apps), duplicates dropped. InputError (naming
+    the option) for a bad date, an empty number or an unknown app."""
+    try:
+        signed = Date.fromisoformat(date)
+    except ValueError:
+        raise InputError(f"--date {date!r}: expected YYYY-MM-DD, e.g. 2021-11-10") from None
+    number = number.strip()
+    if not number:
+        raise InputError("--number: give the agreement's number")
+    read = [parse_party(p) for p in parties]
+    apps = list(dict.fromkeys(apps))
+    for app_id in apps:
+        if catalog is None or app_id not in catalog.apps:
+            raise InputError(f"--app: unknown app '{app_id}'", hint=catalog.suggest(app_id) if catalog else None)
+    return Agreement.model_validate({"number": number, "kind": kind, "date": signed, "parties": read, "apps": apps,
+                                     "source": source or None})
+
+
 def add_agreement(path: Path, agreement: Agreement) -> None:
     """Append `agreement` to the registry at `path` (created when missing), atomically, keeping comments.
 
-    The registry must validate first (else ValidationFailed); a number already in it is an InputError. The
-    edit changes nothing else in the file and must validate, or nothing is written (`yamledit.edit_yaml`).
+    The whole read-check-write holds the edit lock of the project the registry sits in (`Project.editing`), so
+    concurrent additions all land. The registry must validate first (else ValidationFailed); a number already
+    in it is an InputError. The edit changes nothing else in the file and must validate, or nothing is written.
     """
-    from regionkit.yamledit import edit_yaml
+    from ruamel.yaml.comments import CommentedSeq
+
+    from regionkit.project import Project
 
     path = Path(path)
-    existing = load_agreements(path)
-    if (old := find(existing, agreement.number)) is not None:
-        raise InputError(f"agreement '{agreement.number}' is already in {path} ({old.kind}, {old.date})",
-                         hint="agreement numbers are unique; check the number on the signed copy")
-
-    def change(document):
-        from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
-        if document is None:
-            document = CommentedMap()
+    with Project(path.parent).editing(path, lambda doc: _check(doc)[1], new_file=_HEADER + "agreements: []\n") \
+            as document:
+        if (old := find(load_agreements(path), agreement.number)) is not None:
+            raise InputError(f"agreement '{agreement.number}' is already in {path} ({old.kind}, {old.date})",
+                             hint="agreement numbers are unique; check the number on the signed copy")
         if not isinstance(document, dict):
             raise InputError("expected a mapping with `agreements:` (a list)", Location(path))
         if document.get("agreements") is None:
             document["agreements"] = CommentedSeq()
         entries = document["agreements"]
-        if not isinstance(entries, list):
+        if not isinstance(entries, CommentedSeq):
             raise InputError("expected `agreements:` to be a list", Location(path, field="agreements"))
         entries.append(_round_trip_entry(agreement))
         entries.fa.set_block_style()
-        return document
-
-    edit_yaml(path, change, lambda doc: _check(doc)[1], new_file=_HEADER + "agreements: []\n")
 
 
 def _round_trip_entry(agreement: Agreement):
@@ -216,5 +230,5 @@ def locate(path: Path | None) -> Path:
         return path
     from regionkit.project import Project
 
-    return default_path(Project.locate().root)
+    return Project.locate().agreements_path
 

@@ -52,11 +52,10 @@ SIGNATURE = "MANIFEST.sig"
 PROJECT = "project"
 REQUIREMENTS = "requirements.txt"  # in wheels/: every wheel pinned by sha256
 DEBS_ARCHIVE = "debs.tar"  # made at extraction: the debs/ folder as one file, copied to the servers in one go
-VAULT_NAME = "secrets.vault.yml"  # kept 0600 in the tar and when extracted
+_IN_BUNDLE = Project(Path(PROJECT))  # the project as it sits in a bundle (relative paths)
+VAULT_NAME = _IN_BUNDLE.vault_path.name  # kept 0600 in the tar and when extracted
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 MAX_SIGNATURE_BYTES = 4096
-# Never bundled, besides the rules of `_bundle_rules`: run records and caches, version control, the old build.
-PROJECT_SKIP = {".regionkit", ".git", "build"}
 MAX_PROJECT_FILE_BYTES = 256 * 1024 * 1024
 # A private key in PEM/OpenSSH form, or a PuTTY key file, anywhere in a file.
 _PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----|PuTTY-User-Key-File-")
@@ -86,11 +85,9 @@ def create(project: Project, catalog: Catalog, out: Path, *, sign_key: Path | No
     """Build the bundle of `project` at `out` (written whole or not at all) and return it verified.
 
     Holds the project lock meanwhile: a deploy or render running is an InputError naming it."""
-    from regionkit.deploy import project_lock
-
     out = Path(out).absolute()
     private_key = load_private_key(sign_key) if sign_key is not None else None
-    with project_lock(project, "bundle"):  # no deploy, render or edit of the vault while the project is copied
+    with project.lock("bundle"):  # no deploy, render or edit of the vault while the project is copied
         return _create(project, catalog, out, private_key, vault_password_file, prompt, progress, apt_cache)
 
 
@@ -111,7 +108,7 @@ def _create(project: Project, catalog: Catalog, out: Path, private_key, vault_pa
         progress("project")
         _copy_project(project.root, stage / PROJECT, profile)
         progress("render")
-        Renderer(stage / PROJECT, profile, catalog).build(stage / PROJECT / "build")
+        Renderer(stage / PROJECT, profile, catalog).build(Project(stage / PROJECT).build_dir)
         progress("artifacts")
         _copy_artifacts(resolve_artifacts(project, profile, catalog), catalog, stage / "artifacts")
         if (stage / "artifacts").is_dir():
@@ -230,11 +227,12 @@ def _bundle_rules(root: Path, profile) -> Callable[[str, bool], bool]:
     store = _store_inside(root, profile)
     keys = {_inside_project(root, host.ssh_key) for host in profile.hosts if host.ssh_key}
     private = {name for name in keys | {store} if name is not None}
-    ignored = _ignore_rules(root / ".gitignore")
+    ignored = _ignore_rules(Project(root).gitignore_path)
+    local_only = Project(root).local_only()  # run state and caches, the old build, version control
 
     def leave_out(name: str, is_dir: bool) -> bool:
         base = name.rsplit("/", 1)[-1]
-        if name in PROJECT_SKIP or base.endswith((".tmp", ".partial")) or name in private \
+        if name in local_only or base.endswith((".tmp", ".partial")) or name in private \
                 or fnmatch.fnmatchcase(base, "*vault[-_]pass*") \
                 or ("/" not in name and base.startswith(("regionkit-bundle-", ".regionkit-bundle-"))):
             return True
@@ -552,8 +550,8 @@ def _extract_member(path: Path, tar: tarfile.TarFile, member: tarfile.TarInfo, s
 
 # What a reused workdir may hold besides the bundle's files: run state, and the ledger the deploys extend
 # (its own hash chain guards it).
-REUSED_STATE = (f"{PROJECT}/.regionkit/",)
-REUSED_CHANGING = {f"{PROJECT}/ledger.jsonl"}
+REUSED_STATE = (f"{_IN_BUNDLE.state_dir.as_posix()}/",)
+REUSED_CHANGING = {_IN_BUNDLE.ledger_path.as_posix()}
 
 
 def _check_reused(dest: Path, verified: Verified) -> None:

@@ -32,13 +32,12 @@ from regionkit.atomic import write_atomic
 from regionkit.catalog import Catalog
 from regionkit.clock import utc_now
 from regionkit.errors import InputError, Location
-from regionkit.inventory import STATE_DIR, app_entries, write_run_files
+from regionkit.inventory import app_entries, write_run_files
 from regionkit.project import Project
 from regionkit.region import HostRole
 from regionkit.resources import kit_path
-from regionkit.secrets import VAULT_FILE, Vault, redact, required_secrets, vault_password
+from regionkit.secrets import Vault, redact, required_secrets, vault_password
 
-RUNS_DIR = f"{STATE_DIR}/runs"
 MAX_EVENTS_BYTES = 256 * 1024 * 1024  # a run's events.jsonl, read whole when a killed run is settled
 RECORD_TASK = "regionkit: record deployed release"
 REMOVE_TASK = "regionkit: record removed app"  # playbooks/tasks/remove-app.yml
@@ -79,33 +78,6 @@ class RunResult:
         return self.status == "succeeded"
 
 
-@contextmanager
-def project_lock(project: Project, purpose: str = "deploy") -> Iterator[int]:
-    """Hold the project's lock for a deploy, a render or a bundle (`purpose`); yields the locked file descriptor.
-
-    A second holder is refused (InputError naming who holds it). A child process given the descriptor keeps
-    the lock held until it exits too."""
-    folder = project.root / STATE_DIR
-    folder.mkdir(exist_ok=True)
-    path = folder / "lock"
-    handle = open(path, "a+", encoding="utf-8")
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            what = holder.split(",", 1)[0] if "," in holder else "deploy"
-            raise InputError(f"another {what} is running in this project ({holder})", Location(path)) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{purpose}, pid {os.getpid()} since {utc_now()}\n")
-        handle.flush()
-        yield handle.fileno()
-    finally:
-        handle.close()
-
-
 def deploy(project: Project, catalog: Catalog, options: DeployOptions,
            on_event: Callable[[dict], None] = lambda event: None, prompt: Callable[[], str] | None = None
            ) -> RunResult:
@@ -113,7 +85,7 @@ def deploy(project: Project, catalog: Catalog, options: DeployOptions,
     from regionkit.project_checks import check_project
     from regionkit.render import Renderer
 
-    with project_lock(project) as lock:
+    with project.lock() as lock:
         settle_abandoned_runs(project)
         profile = check_project(project.profile_path, catalog).checked_profile(
             f"{project.profile_path}: fix these before deploying")
@@ -125,7 +97,7 @@ def deploy(project: Project, catalog: Catalog, options: DeployOptions,
             _check_agreement(project, options.agreement)
         if options.preflight:
             _preflight(project, catalog, profile, options, on_event, interactive=None if prompt else False)
-        build = Renderer(project.root, profile, catalog).build(project.root / "build")
+        build = Renderer(project.root, profile, catalog).build(project.build_dir)
         password = vault_password(project.root, options.vault_password_file, prompt)
         vault = Vault(project.root, password)
         vault.ensure(required_secrets(profile, catalog))
@@ -140,12 +112,12 @@ def deploy(project: Project, catalog: Catalog, options: DeployOptions,
         if options.app is not None:
             apps = [a for a in apps if a["id"] == options.app]
         apps = [a for a in apps if a["id"] not in skipped]
-        files = write_run_files(project.root, profile, apps, project.root / "build", tuned=options.tuned,
+        files = write_run_files(project.root, profile, apps, project.build_dir, tuned=options.tuned,
                                 playbooks=options.playbooks, apt_repo=options.apt_repo, chosen=chosen)
         record = _RunRecord(project, "check" if options.check else "deploy", secret_values,
                             _ledger_context(profile, catalog, options, apps, carried))
         with _password_pipe(password, options.vault_password_file) as (password_path, password_fds):
-            extra = ["-e", f"@{project.root / VAULT_FILE}", "--vault-password-file", password_path]
+            extra = ["-e", f"@{project.vault_path}", "--vault-password-file", password_path]
             if options.check:
                 extra += ["--check", "--diff"]
             outcome = _run_playbook("site.yml", files, extra, record, options, skipped, on_event,
@@ -167,10 +139,10 @@ def undeploy(project: Project, catalog: Catalog, app_ids: list[str], options: De
     """
     from regionkit import ledger
 
-    with project_lock(project) as lock:
+    with project.lock() as lock:
         settle_abandoned_runs(project)
         profile = project.profile()
-        ledger_path = ledger.default_path(project.root)
+        ledger_path = project.ledger_path
         history = ledger.read(ledger_path, must_exist=False)
         history.raise_if_broken()
         running = ledger.region_apps(history.entries, profile.region.key)
@@ -196,7 +168,7 @@ def undeploy(project: Project, catalog: Catalog, app_ids: list[str], options: De
         versions = {r.app: r.version for r in running}
         apps = [{"id": a, "version": versions.get(a) or (catalog.apps[a].version if a in catalog.apps else None),
                  "config_digest": None} for a in app_ids]
-        files = write_run_files(project.root, profile, [], project.root / "build", tuned=options.tuned,
+        files = write_run_files(project.root, profile, [], project.build_dir, tuned=options.tuned,
                                 playbooks=options.playbooks, removing=apps)
         record = _RunRecord(project, "removal", [], _ledger_context(profile, catalog, options, apps, {}))
         outcome = _run_playbook("remove.yml", files, [], record, options, [], on_event, (lock,))
@@ -261,7 +233,7 @@ def _record_in_ledger(project: Project, meta: dict, per_app: dict[str, dict], fa
     facts = ledger.facts_from_run(meta["deploying"], per_app, failures)
     removal = meta["mode"] == "removal"
     if removal:
-        history = ledger.read(ledger.default_path(project.root), must_exist=False)
+        history = ledger.read(project.ledger_path, must_exist=False)
         history.raise_if_broken()
         running = {(r.app, r.host) for r in ledger.region_apps(history.entries, meta["region"][0])}
         facts = [replace(f, version=None) for f in facts if (f.app, f.host) in running]
@@ -280,7 +252,7 @@ def settle_abandoned_runs(project: Project) -> list[str]:
     writing them). Returns the run ids settled; raises InputError when the ledger is damaged."""
     from regionkit import ledger
 
-    folder = project.root / RUNS_DIR
+    folder = project.runs_dir
     stale = []
     for path in sorted(folder.glob("*/result.json")) if folder.is_dir() else []:
         meta = _run_record(project, path)
@@ -288,7 +260,7 @@ def settle_abandoned_runs(project: Project) -> list[str]:
             stale.append((path, meta))
     if not stale:
         return []
-    recorded = {e.run_id for e in ledger.read(ledger.default_path(project.root), must_exist=False).entries}
+    recorded = {e.run_id for e in ledger.read(project.ledger_path, must_exist=False).entries}
     for path, meta in stale:
         per_app, per_host, failures = summarise(_read_events(project, path.parent / "events.jsonl"))
         deploying = meta.get("deploying", [])
@@ -322,9 +294,9 @@ def _read_events(project: Project, path: Path) -> list[dict]:
 
 
 def _check_agreement(project: Project, number: str) -> None:
-    from regionkit.agreements import default_path, find, load_agreements
+    from regionkit.agreements import find, load_agreements
 
-    path = default_path(project.root)
+    path = project.agreements_path
     known = load_agreements(path)
     if find(known, number) is None:
         raise InputError(f"no agreement numbered {number!r}", Location(path),
@@ -346,7 +318,7 @@ def _urls(profile, apps: list[dict]) -> list[dict]:
 def last_run(project: Project) -> dict | None:
     """The last run record (`.regionkit/runs/<run id>/result.json`), None when there is none; InputError when it
     is damaged (see `_run_record`)."""
-    runs = sorted((project.root / RUNS_DIR).glob("*/result.json")) if (project.root / RUNS_DIR).is_dir() else []
+    runs = sorted(project.runs_dir.glob("*/result.json")) if project.runs_dir.is_dir() else []
     return _run_record(project, runs[-1]) if runs else None
 
 
@@ -363,7 +335,8 @@ def _run_record(project: Project, path: Path) -> dict:
     if not isinstance(meta, dict):
         why = f"not JSON ({meta})" if isinstance(meta, Exception) else "not a JSON object"
         raise InputError(f"damaged run record: {why}", Location(path),
-                         hint=f"move the run's folder {path.parent.name} out of {RUNS_DIR}/ and run again")
+                         hint=f"move the run's folder {path.parent.name} out of "
+                              f"{project.runs_dir.relative_to(project.root)}/ and run again")
     return meta
 
 
@@ -396,7 +369,7 @@ def resolve_artifacts(project: Project, profile, catalog: Catalog) -> dict[str, 
     store = profile.artifacts.store
     if "://" not in store and not Path(store).is_absolute():
         store = str(project.root / store)
-    cache = project.root / STATE_DIR / "cache" / "artifacts"
+    cache = project.artifact_cache
     found = {}
     for app_id in needing:
         artifact = resolve(store, app_id, catalog.apps[app_id].version)
@@ -440,7 +413,7 @@ class _RunRecord:
     def __init__(self, project: Project, mode: str, secret_values: list[str], context: dict[str, Any]):
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")  # sorts in start order
         self.run_id = f"{stamp}-{random_source.token_hex(3)}"
-        self.folder = project.root / RUNS_DIR / self.run_id
+        self.folder = project.runs_dir / self.run_id
         self.folder.mkdir(parents=True)
         self.mode = mode
         self.secrets = secret_values

@@ -20,11 +20,9 @@ from regionkit.atomic import write_atomic
 from regionkit.catalog import Catalog, Kind
 from regionkit.errors import InputError, Location
 from regionkit.plaintext import CONTROL_CHARACTERS
+from regionkit.project import Project
 from regionkit.region import HostRole, Profile
 from regionkit.resources import kit_path
-
-STATE_DIR = ".regionkit"
-ANSIBLE_DIR = f"{STATE_DIR}/ansible"
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,7 @@ def write_run_files(project_root: Path, profile: Profile, apps: list[dict], buil
     `removing` (playbooks/remove.yml) are the apps to take off the web hosts, each {id, version}; `playbooks`
     replaces the kit's playbooks folder (roles included); `apt_repo` is a tar of a flat apt repository that the
     hosts install their packages from (a field bundle's)."""
-    folder = project_root / ANSIBLE_DIR
+    folder = Project(project_root).ansible_dir
     config = ansible_config(folder, tuned, playbooks)  # first: it refuses a project path it cannot hold
     folder.mkdir(parents=True, exist_ok=True)
     files = RunFiles(folder, folder / "inventory.yml", folder / "vars.yml", folder / "ansible.cfg")

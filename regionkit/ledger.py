@@ -35,8 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from regionkit.atomic import sync_dir
 from regionkit.errors import InputError, Location, Problem, ValidationFailed
+from regionkit.project import Project
 
-LEDGER_NAME = "ledger.jsonl"
 FORMAT_VERSION = 1
 GENESIS = "0" * 64
 HEX64 = r"^[0-9a-f]{64}$"
@@ -158,10 +158,6 @@ class Ledger:
             error = ValidationFailed([self.problem], f"{self.path}: the ledger does not verify")
             error.hint = self.hint
             raise error
-
-
-def default_path(project_root: Path) -> Path:
-    return Path(project_root) / LEDGER_NAME
 
 
 def read(path: Path, must_exist: bool = True) -> Ledger:
@@ -395,7 +391,7 @@ def record_deploy(project_root: Path, region: tuple[str, str], facts: Iterable[A
     """
     checked = [f if isinstance(f, AppHostFact) else AppHostFact(**f) for f in facts]
     code, name = region
-    target = Path(path) if path is not None else default_path(project_root)
+    target = Path(path) if path is not None else Project(project_root).ledger_path
     common = {"region_code": code, "region_name": name, "run_id": run_id, "operator": operator,
               "kit_version": kit_version, "catalog_digest": catalog_digest, "started": started,
               "finished": finished, "agreement": agreement}

@@ -24,12 +24,11 @@ from regionkit import runner
 from regionkit.atomic import write_atomic
 from regionkit.catalog import Catalog, Database, Kind
 from regionkit.errors import InputError, OperationFailed
-from regionkit.inventory import STATE_DIR, ansible_config, ansible_yaml, inventory, serves
+from regionkit.inventory import ansible_config, ansible_yaml, inventory, serves
 from regionkit.project import Project
 from regionkit.region import Host, HostRole, Profile
 from regionkit.resources import kit_path
 
-PREFLIGHT_DIR = f"{STATE_DIR}/preflight"
 CONTROL_NODE = "control node"
 PROBE_MARKER = "REGIONKIT-PROBE "
 ANSIBLE_CORE = ((2, 19), (2, 20))  # supported: at least the first, below the second (pyproject.toml's pin)
@@ -359,7 +358,7 @@ def _vault_password(project: Project, explicit: Path | None, interactive: bool) 
 
 def probe(project: Project, profile: Profile, host_names: list[str], tuned: bool = True) -> dict[str, dict | str]:
     """Run playbooks/preflight.yml on the hosts: host name -> the probe's facts, or why there are none."""
-    folder = project.root / PREFLIGHT_DIR
+    folder = project.preflight_dir
     config = ansible_config(folder, tuned)  # first: it refuses a project path it cannot hold
     answers = folder / "answers"
     shutil.rmtree(answers, ignore_errors=True)

@@ -10,13 +10,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
-from regionkit.errors import InputError, Problem, ValidationFailed
+from regionkit.errors import Problem, ValidationFailed
 from regionkit.plaintext import value_problems
 from regionkit.schema_errors import SLUG_HINT, pydantic_problem, sort_problems
 from regionkit.units import UnitKind
 from regionkit.yamldoc import FieldPath, YamlDocument, load_yaml, read_text
 
-PROFILE_NAME = "region.yaml"
 TIMEZONES = ("Asia/Jakarta", "Asia/Pontianak", "Asia/Makassar", "Asia/Jayapura")
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
@@ -173,16 +172,6 @@ def profile_json_schema() -> dict:
 
 def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
-def find_project(start: Path | None = None) -> Path:
-    """The folder holding `region.yaml`: `start` or its nearest parent, like git finds a repository."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / PROFILE_NAME).is_file():
-            return folder
-    raise InputError(f"no {PROFILE_NAME} in {here} or any parent folder",
-                     hint="run `regionkit init DIR` to create a region project, or pass -C DIR")
 
 
 def load_profile_document(path: Path) -> tuple[YamlDocument, Profile | None, list[Problem]]:

@@ -22,6 +22,7 @@ from typing import NamedTuple
 from regionkit import ledger as ledger_mod
 from regionkit.clock import utc_now
 from regionkit.errors import InputError, OperationFailed
+from regionkit.project import Project
 
 REGISTRY_ENV = "REGIONKIT_REGISTRY"
 DEFAULT_NAME = "registry.sqlite"
@@ -141,7 +142,7 @@ def connect(path: Path, create: bool = False) -> sqlite3.Connection:
 def ledger_file(path: Path) -> Path:
     """A project folder stands for its ledger.jsonl."""
     path = Path(path)
-    return ledger_mod.default_path(path) if path.is_dir() else path
+    return Project(path).ledger_path if path.is_dir() else path
 
 
 def import_ledgers(registry: Path, paths: Iterable[Path]) -> list[Outcome]:

@@ -28,7 +28,8 @@ from regionkit.catalog import Catalog, Kind
 from regionkit.confined import project_files, read_project_file
 from regionkit.errors import InputError, Location, OperationFailed
 from regionkit.logo import LogoError, read_logo
-from regionkit.region import PROFILE_NAME, Profile
+from regionkit.project import Project
+from regionkit.region import Profile
 from regionkit.render_context import RenderContext, build_contexts
 from regionkit.resources import kit_path
 from regionkit.textfilters import FILTERS
@@ -223,7 +224,7 @@ class Renderer:
             try:
                 logo, data = read_logo(self.project_root, region.logo)
             except LogoError as exc:
-                raise InputError(f"{region.logo}: {exc}", Location(self.project_root / PROFILE_NAME,
+                raise InputError(f"{region.logo}: {exc}", Location(Project(self.project_root).profile_path,
                                                                    field="region.logo")) from None
         return branding_files(data, logo.format if logo else None, initials_of(region.name),
                               region.colours.primary)
@@ -338,11 +339,11 @@ def _swap(staging: Path, out: Path) -> None:
         return
     retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
     try:
-        os.rename(out, retired / "build")
+        os.rename(out, retired / out.name)
         os.rename(staging, out)
     except OSError as exc:
-        if (retired / "build").exists() and not out.exists():
-            os.rename(retired / "build", out)
+        if (retired / out.name).exists() and not out.exists():
+            os.rename(retired / out.name, out)
         raise OperationFailed(f"could not replace the build: {exc.strerror}", Location(out)) from None
     finally:
         shutil.rmtree(retired, ignore_errors=True)

@@ -16,7 +16,8 @@ from regionkit import __version__
 from regionkit.errors import InputError, Location, OperationFailed, ValidationFailed
 from regionkit.logo import LogoError, inspect_logo
 from regionkit.plaintext import text_problem
-from regionkit.region import PROFILE_NAME, Profile, load_profile_document, slugify
+from regionkit.project import Project
+from regionkit.region import Profile, load_profile_document, slugify
 from regionkit.resources import kit_path
 from regionkit.schema_errors import shown
 from regionkit.secrets import create_password_file
@@ -120,8 +121,9 @@ def create_project(target: Path, profile: dict[str, Any], logo: Path | None = No
     from cookiecutter.main import cookiecutter
 
     target = Path(target).absolute()
-    if (target / PROFILE_NAME).exists():
-        raise InputError("already a region project; init never overwrites one", Location(target / PROFILE_NAME))
+    profile_path = Project(target).profile_path
+    if profile_path.exists():
+        raise InputError("already a region project; init never overwrites one", Location(profile_path))
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise InputError("exists and is not an empty folder; init never overwrites files", Location(target))
     logo_file = None
@@ -144,9 +146,9 @@ def create_project(target: Path, profile: dict[str, Any], logo: Path | None = No
                                   Location(kit_path("templates", "project"))) from None
         if logo is not None and logo_file is not None:
             shutil.copyfile(logo, rendered / "assets" / f"logo.{logo_file.format}")
-        _, _, problems = load_profile_document(rendered / PROFILE_NAME)
+        _, _, problems = load_profile_document(Project(rendered).profile_path)
         if problems:  # what `validate` would refuse is never written
-            raise ValidationFailed(problems, f"{target / PROFILE_NAME} would not validate; nothing was written")
+            raise ValidationFailed(problems, f"{profile_path} would not validate; nothing was written")
         create_password_file(rendered)
         if target.exists():
             target.rmdir()  # empty, checked above

@@ -20,10 +20,9 @@ from regionkit.atomic import write_atomic
 from regionkit.catalog import INSTALLABLE_KINDS, Catalog, Database
 from regionkit.clock import utc_now
 from regionkit.errors import InputError, Location
+from regionkit.project import Project
 from regionkit.region import Profile
 
-VAULT_FILE = "secrets.vault.yml"
-PASSWORD_FILE = ".vault-pass"
 PASSWORD_FILE_ENV = "REGIONKIT_VAULT_PASSWORD_FILE"
 PASSWORD_ENV = "REGIONKIT_VAULT_PASSWORD"
 REDACTED = "********"
@@ -46,7 +45,7 @@ def vault_password(project_root: Path, explicit_file: Path | None = None,
             return VaultPassword(_read_password_file(Path(path)), f"{source} ({path})")
     if os.environ.get(PASSWORD_ENV):
         return VaultPassword(os.environ[PASSWORD_ENV].encode("utf-8"), PASSWORD_ENV)
-    local = project_root / PASSWORD_FILE
+    local = Project(project_root).password_path
     if local.is_file():
         return VaultPassword(_read_password_file(local), str(local))
     if prompt is not None:
@@ -59,7 +58,7 @@ def vault_password(project_root: Path, explicit_file: Path | None = None,
 
 def create_password_file(project_root: Path) -> Path:
     """A new random vault password in the project's `.vault-pass` (0600), unless one exists."""
-    path = project_root / PASSWORD_FILE
+    path = Project(project_root).password_path
     if not path.exists():
         write_atomic(path, random_source.token_urlsafe(32) + "\n", mode=0o600)
     return path
@@ -97,7 +96,7 @@ class Vault:
     def __init__(self, project_root: Path, password: VaultPassword):
         from ansible.parsing.vault import VaultLib, VaultSecret
 
-        self.path = project_root / VAULT_FILE
+        self.path = Project(project_root).vault_path
         self._lib = VaultLib([("default", VaultSecret(password.value))])
         self._password = password
 

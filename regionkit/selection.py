@@ -29,6 +29,17 @@ class Change:
                     or self.removed_with_cascade or self.no_longer_needed)
 
 
+def wanted(catalog: Catalog, app_ids: list[str], presets: list[str]) -> list[str]:
+    """The apps to add: `app_ids`, then the apps of each preset in `presets`, in order, each once. InputError for
+    an unknown preset, or when that names no app at all."""
+    result = list(app_ids)
+    for preset_id in presets:
+        result += [a for a in catalog.preset(preset_id).apps if a not in result]
+    if not result:
+        raise InputError("name the apps to add, or --preset PRESET", hint="see `regionkit catalog list`")
+    return result
+
+
 def add(catalog: Catalog, chosen: Choice, app_ids: list[str]) -> tuple[Choice, Change]:
     """Choose `app_ids` and everything they need; an app added earlier as a dependency becomes explicit."""
     for app_id in app_ids:

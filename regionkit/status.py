@@ -89,7 +89,7 @@ def status(project: Project, catalog: Catalog, app: str | None = None, hosts: li
     if not 0 < timeout <= MAX_TIMEOUT:
         raise InputError(f"--timeout {timeout:g}: expected a number of seconds above 0, at most {MAX_TIMEOUT:g}")
     profile = project.profile()
-    read = ledger.read(ledger.default_path(project.root), must_exist=False)
+    read = ledger.read(project.ledger_path, must_exist=False)
     read.raise_if_broken()
     running = ledger.region_apps(read.entries, profile.region.key)
     if not running:

@@ -10,14 +10,15 @@ alike. The edit is refused, with nothing written, when
 - the dumped text does not read back as exactly the edited document (same types, same values), or
 - the edited file does not pass the file's own validation.
 
-The whole sequence is `edit_yaml`, so a lock around edits belongs in that one place.
+The whole sequence is `editing`; `Project.editing` holds the project's edit lock around it.
 """
 
 from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -28,18 +29,22 @@ from regionkit.atomic import write_atomic
 from regionkit.errors import InputError, Location, Problem, ValidationFailed
 from regionkit.yamldoc import FieldPath, YamlDocument, format_field_path, load_yaml, read_text
 
-Change = Callable[[Any], Any]  # gets the ruamel document (None for an empty file), returns the edited one
 Check = Callable[[YamlDocument], list[Problem]]  # the file's validation: its problems, none when valid
 
 
-def edit_yaml(path: Path, change: Change, check: Check, new_file: str | None = None) -> str:
-    """Apply `change` to the YAML file at `path` and write it atomically; returns the text written.
+@contextmanager
+def editing(path: Path, check: Check, new_file: str | None = None) -> Iterator[Any]:
+    """Yield the YAML file at `path` as a ruamel document for the caller to change in place; when the block ends
+    without an error, write the edited file atomically (not at all when the text is unchanged).
 
-    `new_file` is the text to start from when the file does not exist (else a missing file is an InputError).
-    Raises InputError (exit 2) when the file cannot be edited faithfully, ValidationFailed when the file is
-    invalid before the edit (its problems as they are) or would be after it (problems in the edited text);
-    in every such case nothing is written.
+    An empty file yields an empty mapping. `new_file` is the text to start from when the file does not exist
+    (else a missing file is an InputError). Raises InputError (exit 2) when the file cannot be edited
+    faithfully, ValidationFailed when the file is invalid before the edit (its problems as they are) or would
+    be after it (problems in the edited text); in every such case, and when the block raises, nothing is
+    written.
     """
+    from ruamel.yaml.comments import CommentedMap
+
     path = Path(path)
     text = new_file if new_file is not None and not path.exists() else read_text(path)
     before = load_yaml(path, text)
@@ -48,7 +53,9 @@ def edit_yaml(path: Path, change: Change, check: Check, new_file: str | None = N
     rt = round_trip_yaml()
     document = _rt_load(rt, path, text)
     _same_or_refuse(before, document, f"cannot edit {path.name} without changing a value it holds")
-    document = change(document)
+    if document is None:
+        document = CommentedMap()
+    yield document
     out = io.StringIO()
     rt.dump(document, out)
     edited = out.getvalue()
@@ -61,8 +68,8 @@ def edit_yaml(path: Path, change: Change, check: Check, new_file: str | None = N
             raise ValidationFailed(earlier, f"{path}: invalid; fix it before editing")
         raise ValidationFailed(problems, f"{path}: refusing the edit: the file would not validate "
                                          "(lines above are those of the edited text; nothing was written)")
-    write_atomic(path, edited)
-    return edited
+    if edited != text or not path.exists():
+        write_atomic(path, edited)
 
 
 def round_trip_yaml():

@@ -12,6 +12,8 @@ import ast
 from pathlib import Path
 
 import regionkit
+from regionkit import project as project_module
+from regionkit.project import Project
 
 PACKAGE = Path(regionkit.__file__).parent
 
@@ -82,3 +84,45 @@ def test_the_graph_sees_function_level_imports():
 def test_regionkit_has_no_import_cycle():
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+# --- project paths are spelt out in regionkit/project.py only -------------------------------------------------
+
+SAMPLE = Project(Path("/r"))
+# Every file and folder name of a region project, read from `Project` itself.
+PROJECT_NAMES = {part for value in (getattr(SAMPLE, name) for name in dir(Project) if not name.startswith("_"))
+                 if isinstance(value, Path) for part in value.relative_to(SAMPLE.root).parts}
+# Names specific enough to be a project path wherever they stand in a string without spaces (prose, which has
+# spaces, may name region.yaml to the user); the others ("build", "runs", ...) only count as the right side of a
+# `path / "name"` join.
+DISTINCT = {n for n in PROJECT_NAMES if "." in n}
+# `path / "name"` joins that are not project paths, each with why.
+NOT_PROJECT_PATHS = {
+    ("bundle.py", "artifacts"),  # a bundle's own top-level artifacts/ folder, beside project/ (bundle layout)
+    ("debs.py", "lock"),  # the lock file apt-ftparchive leaves in a folder of Debian packages
+}
+
+
+def _path_literals(path: Path) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and not any(c.isspace() for c in node.value):
+            if set(node.value.split("/")) & DISTINCT:
+                found.append((node.lineno, node.value))
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and isinstance(node.right, ast.Constant) \
+                and node.right.value in PROJECT_NAMES and (path.name, node.right.value) not in NOT_PROJECT_PATHS:
+            found.append((node.lineno, f"/ {node.right.value!r}"))
+    return found
+
+
+def test_the_scan_knows_the_project_names():
+    assert {"region.yaml", ".regionkit", "ledger.jsonl", "agreements.yaml", "secrets.vault.yml", ".vault-pass",
+            "build", "runs", "lock"} <= PROJECT_NAMES
+    assert _path_literals(Path(project_module.__file__))  # the one place where they are written
+
+
+def test_project_paths_are_written_only_in_project_py():
+    offenders = [f"{p.relative_to(PACKAGE.parent)}:{line}: {text}"
+                 for p in sorted(PACKAGE.rglob("*.py")) if p.name != "project.py" or p.parent != PACKAGE
+                 for line, text in _path_literals(p)]
+    assert offenders == [], "use the Project property instead:\n" + "\n".join(offenders)

@@ -170,10 +170,9 @@ def test_a_failure_on_one_host_names_app_and_host_then_resume_skips_converged(ro
 
 
 def test_a_second_deploy_is_refused_while_one_runs(rollout):
-    from regionkit.deploy import project_lock
     from regionkit.project import Project
 
-    with project_lock(Project(rollout["root"])):
+    with Project(rollout["root"]).lock():
         refused = regionkit(rollout["root"], "deploy")
     assert refused.returncode == 2 and "another deploy is running" in refused.stderr
 

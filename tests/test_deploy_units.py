@@ -4,7 +4,7 @@ import pytest
 import yaml
 from conftest import with_hosts
 
-from regionkit.deploy import PLATFORM, RECORD_TASK, _converged, project_lock, summarise
+from regionkit.deploy import PLATFORM, RECORD_TASK, _converged, summarise
 from regionkit.errors import InputError
 from regionkit.inventory import ansible_config, inventory
 from regionkit.project import Project
@@ -40,11 +40,11 @@ def test_an_app_interrupted_before_its_record_task_has_not_converged():
 
 
 def test_lock_refuses_a_second_holder(project):
-    with project_lock(Project(project)):
+    with Project(project).lock():
         with pytest.raises(InputError, match="another deploy is running"):
-            with project_lock(Project(project)):
+            with Project(project).lock():
                 pass
-    with project_lock(Project(project)):  # released on exit
+    with Project(project).lock():  # released on exit
         pass
 
 

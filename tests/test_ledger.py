@@ -18,6 +18,7 @@ import pytest
 from regionkit import ledger
 from regionkit.errors import InputError, ValidationFailed
 from regionkit.ledger import AppHostFact, record_deploy
+from regionkit.project import Project
 
 PDG = ("36.01", "Kabupaten Pandeglang")
 BREBES = ("33.29", "Kabupaten Brebes")
@@ -42,7 +43,7 @@ def filled(tmp_path: Path) -> Path:
     run(tmp_path, [fact("laksa", "h2")], day=12, removal=True)
     run(tmp_path, [fact("e-office", "web1"), fact("sigap", "web1", "2.0", ok=False), fact("sigap", "web2", "2.0")],
         region=BREBES, day=13)
-    return tmp_path / ledger.LEDGER_NAME
+    return Project(tmp_path).ledger_path
 
 
 def lines(path: Path) -> list[bytes]:
@@ -403,7 +404,7 @@ def test_a_writer_killed_at_random_never_loses_an_acknowledged_entry(tmp_path: P
 def test_a_head_line_without_the_optional_fields_still_chains_the_next_run(tmp_path: Path):
     """A valid entry may leave out catalog_digest, config_digest and agreement (None by default): the next
     entry's `prev` is the hash of the line as written, not of a re-serialised entry with those fields added."""
-    path = tmp_path / ledger.LEDGER_NAME
+    path = Project(tmp_path).ledger_path
     payload = {"v": 1, "seq": 1, "prev": ledger.GENESIS, "action": "deploy", "result": "succeeded",
                "region_code": "36.01", "region_name": "Kabupaten Pandeglang", "app": "e-office", "version": "1.0",
                "host": "h1", "started": "2021-11-10T01:00:00Z", "finished": "2021-11-10T01:30:00Z",

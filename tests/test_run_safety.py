@@ -22,7 +22,7 @@ import pytest
 from conftest import with_hosts
 
 from regionkit import ledger, runner
-from regionkit.deploy import RECORD_TASK, project_lock
+from regionkit.deploy import RECORD_TASK
 from regionkit.errors import InputError
 from regionkit.project import Project
 from regionkit.secrets import vault_password
@@ -147,7 +147,7 @@ def only_run(root: Path) -> dict:
 
 def locked(root: Path) -> bool:
     try:
-        with project_lock(Project(root)):
+        with Project(root).lock():
             return False
     except InputError:
         return True
@@ -194,7 +194,7 @@ def test_kill_9_of_regionkit_takes_its_playbook_along_and_the_lock_lasts_until_t
     assert settled["status"] == "interrupted" and settled["abandoned"]
     assert sorted(settled["converged"]) == ["simasn", "sso"]
     assert last["status"] == "succeeded" and sorted(last["skipped_converged"]) == ["simasn", "sso"]
-    entries = ledger.read(ledger.default_path(fake["root"])).entries
+    entries = ledger.read(Project(fake["root"]).ledger_path).entries
     assert sorted((e.app, e.host, e.result) for e in entries if e.run_id == killed["run_id"]) == [
         ("simasn", "web1", "succeeded"), ("sso", "web1", "succeeded")]
 
@@ -217,11 +217,11 @@ def test_a_crash_before_the_ledger_append_is_settled_by_the_next_run(fake, cli):
     assert proc.returncode == 9
     crashed = only_run(fake["root"])
     assert crashed["status"] == "running"  # never "succeeded" without its ledger entries
-    assert not ledger.default_path(fake["root"]).exists()
+    assert not Project(fake["root"]).ledger_path.exists()
     resumed = cli("deploy", "--skip-preflight", "--resume")
     assert resumed.exit_code == 0, resumed.output
     assert runs(fake["root"])[crashed["run_id"]]["status"] == "interrupted"
-    entries = ledger.read(ledger.default_path(fake["root"])).entries
+    entries = ledger.read(Project(fake["root"]).ledger_path).entries
     assert sorted((e.app, e.run_id) for e in entries if e.run_id == crashed["run_id"]) == [
         ("simasn", crashed["run_id"]), ("sso", crashed["run_id"])]
 
@@ -231,7 +231,7 @@ def test_render_is_refused_while_a_deploy_holds_the_lock(project, cli):
     build = {p: p.read_bytes() for p in (project / "build").rglob("*") if p.is_file()}
     (project / "region.yaml").write_text((project / "region.yaml").read_text().replace(
         "name: Kabupaten Pandeglang", "name: Kabupaten Pandeglang Baru", 1))
-    with project_lock(Project(project)):
+    with Project(project).lock():
         refused = cli("render")
     assert refused.exit_code == 2 and "another deploy is running in this project" in refused.stderr
     assert {p: p.read_bytes() for p in (project / "build").rglob("*") if p.is_file()} == build
@@ -241,14 +241,14 @@ def test_render_is_refused_while_a_deploy_holds_the_lock(project, cli):
 
 def test_a_deploy_is_refused_while_a_render_holds_the_lock(project, cli):
     with_hosts(project)
-    with project_lock(Project(project), "render"):
+    with Project(project).lock("render"):
         refused = cli("deploy", "--skip-preflight")
     assert refused.exit_code == 2 and "another render is running in this project" in refused.stderr
 
 
 def test_bundle_create_is_refused_while_a_deploy_holds_the_lock(project, cli, tmp_path):
     out = tmp_path / "field.tar"
-    with project_lock(Project(project)):
+    with Project(project).lock():
         refused = cli("bundle", "create", "--out", str(out))
     assert refused.exit_code == 2 and "another deploy is running in this project" in refused.stderr
     assert not out.exists() and not list(tmp_path.glob(".field.tar*"))
@@ -258,7 +258,7 @@ def test_bundle_create_is_refused_while_a_deploy_holds_the_lock(project, cli, tm
 def test_a_damaged_run_record_is_a_positioned_refusal(project: Path, content):
     from regionkit import deploy
 
-    record = project / deploy.RUNS_DIR / "20211110T010000.000000Z-abc123" / "result.json"
+    record = Project(project).runs_dir / "20211110T010000.000000Z-abc123" / "result.json"
     record.parent.mkdir(parents=True)
     if content == "fifo":
         os.mkfifo(record)  # never opened for reading: that would wait for a writer forever
@@ -274,7 +274,7 @@ def test_a_damaged_run_record_is_a_positioned_refusal(project: Path, content):
 def test_the_events_of_an_abandoned_run_are_never_read_from_a_link_or_a_fifo(project: Path, events):
     from regionkit import deploy
 
-    folder = project / deploy.RUNS_DIR / "20211110T010000.000000Z-abc123"
+    folder = Project(project).runs_dir / "20211110T010000.000000Z-abc123"
     folder.mkdir(parents=True)
     (folder / "result.json").write_text(json.dumps({"run_id": "20211110T010000.000000Z-abc123", "status": "running",
                                                     "mode": "deploy"}))

@@ -7,7 +7,8 @@ import pytest
 from conftest import with_hosts
 
 from regionkit.errors import InputError
-from regionkit.secrets import VAULT_FILE, Vault, redact, vault_password
+from regionkit.project import Project
+from regionkit.secrets import Vault, redact, vault_password
 
 
 def test_init_makes_a_private_vault_password(project):
@@ -22,7 +23,7 @@ def test_generate_list_rotate_never_show_values(cli, project):
     cli("apps", "add", "e-office")
     result = cli("secrets", "generate")
     assert result.exit_code == 0 and "e-office/db_password" in result.stdout
-    vault_file = project / VAULT_FILE
+    vault_file = Project(project).vault_path
     assert stat.S_IMODE(vault_file.stat().st_mode) == 0o600
     raw = vault_file.read_bytes()
     assert raw.startswith(b"$ANSIBLE_VAULT;1.1;AES256")

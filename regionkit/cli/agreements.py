@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date as date_type
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -41,30 +40,14 @@ def add(
     """Add an agreement to agreements.yaml (created when missing)."""
     from regionkit import agreements
     from regionkit.catalog import load_catalog
-    from regionkit.errors import InputError
-
-    try:
-        signed = date_type.fromisoformat(date)
-    except ValueError:
-        raise InputError(f"--date {date!r}: expected YYYY-MM-DD, e.g. 2021-11-10") from None
-    number = number.strip()
-    if not number:
-        raise InputError("--number: give the agreement's number")
-    parties = [agreements.parse_party(p) for p in party]
-    apps = list(dict.fromkeys(app_ids or []))
-    if apps:
-        known = load_catalog(catalog)
-        for app_id in apps:
-            if app_id not in known.apps:
-                raise InputError(f"--app: unknown app '{app_id}'", hint=known.suggest(app_id))
-    path = agreements.locate(agreements_path)
-    agreement = agreements.Agreement(number=number, kind=kind.value, date=signed, parties=parties, apps=apps,
-                                     source=source or None)
     from regionkit.cli.output import stdout, styled
 
-    done = styled(("added", "green"), f" {agreement.kind.upper()} {agreement.number} ({agreement.date}) to {path}")
+    agreement = agreements.agreement_from_input(number, kind.value, date, party, app_ids or [], source,
+                                                load_catalog(catalog) if app_ids else None)
+    path = agreements.locate(agreements_path)
     agreements.add_agreement(path, agreement)
-    stdout.print(done)
+    stdout.print(styled(("added", "green"),
+                        f" {agreement.kind.upper()} {agreement.number} ({agreement.date}) to {path}"))
 
 
 @app.command("list")

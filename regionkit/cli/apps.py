@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,13 +23,16 @@ CHANGE_LINES = (
 )
 
 
-def _open(catalog_path):
+@contextmanager
+def _editing(catalog_path):
+    """(region.yaml's document, the catalog, the chosen apps) with the project's edit lock held for the whole
+    command, so that concurrent `apps add`/`apps remove` never lose one another's changes."""
     from regionkit.catalog import load_catalog
     from regionkit.project import Project, chosen_apps
 
     project = Project.locate()
-    profile = project.profile()
-    return project, load_catalog(catalog_path), chosen_apps(profile)
+    with project.editing() as document:
+        yield document, project.profile_path, load_catalog(catalog_path), chosen_apps(project.profile())
 
 
 def _report(change, as_json: bool) -> None:
@@ -57,17 +61,12 @@ def add(
 ) -> None:
     """Choose apps; everything they depend on is added too, and said."""
     from regionkit import selection
-    from regionkit.errors import InputError
+    from regionkit.project import set_choice
 
-    project, loaded, chosen = _open(catalog)
-    wanted = list(app_ids or [])
-    for preset_id in preset or []:
-        wanted += [a for a in loaded.preset(preset_id).apps if a not in wanted]
-    if not wanted:
-        raise InputError("name the apps to add, or --preset PRESET", hint="see `regionkit catalog list`")
-    new, change = selection.add(loaded, chosen, wanted)
-    if change.changed:
-        project.write_choice(new)
+    with _editing(catalog) as (document, path, loaded, chosen):
+        new, change = selection.add(loaded, chosen, selection.wanted(loaded, app_ids or [], preset or []))
+        if change.changed:
+            set_choice(document, path, new)
     _report(change, json)
 
 
@@ -80,22 +79,24 @@ def remove(
 ) -> None:
     """Remove apps; refused while another chosen app needs one (unless --cascade)."""
     from regionkit import selection
+    from regionkit.project import set_choice
 
-    project, loaded, chosen = _open(catalog)
-    new, change = selection.remove(loaded, chosen, app_ids, cascade=cascade)
-    project.write_choice(new)
+    with _editing(catalog) as (document, path, loaded, chosen):
+        new, change = selection.remove(loaded, chosen, app_ids, cascade=cascade)
+        set_choice(document, path, new)
     _report(change, json)
 
 
 @app.command("list")
 def list_chosen(catalog: CatalogOption = None, json: JsonOption = False) -> None:
     """The chosen apps, in install order; national platforms are marked as integrations."""
-    from regionkit.catalog import Kind
+    from regionkit.catalog import Kind, load_catalog
+    from regionkit.project import Project, chosen_apps
 
-    _, loaded, chosen = _open(catalog)
+    loaded, chosen = load_catalog(catalog), chosen_apps(Project.locate().profile())
     order = [a for a in loaded.closure([a for a in chosen if a in loaded.apps]) if a in chosen]
     order += [a for a in chosen if a not in loaded.apps]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for app_id in order:
         entry = loaded.apps.get(app_id)
         rows.append({

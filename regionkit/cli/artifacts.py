@@ -72,7 +72,7 @@ def build_demo(
         if not apps:
             raise InputError("no web or service app is chosen: nothing to build an artifact for",
                              hint="choose apps with `regionkit apps add ID...`")
-        dest = dest if dest is not None else project.root / "artifacts"
+        dest = dest if dest is not None else project.default_artifact_store
     else:
         apps = [a for a in loaded.apps.values() if needs_artifact(a)]
     assert dest is not None  # outside a project DIR is required (raised above)

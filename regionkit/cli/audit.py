@@ -30,10 +30,9 @@ def _read(ledger_path: Path | None):
 def _path(ledger_path: Path | None) -> Path:
     if ledger_path is not None:
         return ledger_path
-    from regionkit.ledger import default_path
     from regionkit.project import Project
 
-    return default_path(Project.locate().root)
+    return Project.locate().ledger_path
 
 
 @app.command("list")

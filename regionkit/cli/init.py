@@ -30,6 +30,7 @@ def init(
 ) -> None:
     """Create a region project: profile, units from the code table, inventory section, assets, .gitignore."""
     from regionkit.cli.output import stdout, styled
+    from regionkit.project import Project
     from regionkit.scaffold import InitOptions, create_project, propose_profile
 
     options = InitOptions(region, institution, parent, domain, head_name, head_title, logo)
@@ -44,7 +45,8 @@ def init(
                                               f"{info['timezone']}, {info['domain']}"))
     stdout.print(f"  units: {kinds.count('opd')} OPD, {kinds.count('kecamatan')} kecamatan; edit region.yaml to "
                  "match the region")
-    stdout.print("  vault password: .vault-pass (mode 0600, git-ignored); keep a copy in the team's password manager")
+    stdout.print(f"  vault password: {Project(target).password_path.name} (mode 0600, git-ignored); keep a copy in the "
+                 "team's password manager")
     stdout.print(f"  next: regionkit -C {target} apps add --preset pandeglang-2021 (or apps add ID...), "
                  "add hosts to region.yaml, then regionkit validate")
 

@@ -26,7 +26,7 @@ def render(
 
     project = Project.locate()
     renderer = Renderer(project.root, project.profile(), load_catalog(catalog))
-    target = out or project.root / "build"
+    target = out or project.build_dir
     if diff:
         chunks = renderer.diff(target, app_id)
         if json:
@@ -38,9 +38,7 @@ def render(
         else:
             stdout.print("no changes")
         return
-    from regionkit.deploy import project_lock
-
-    with project_lock(project, "render"):  # a deploy reads the build: never rewrite it under one
+    with project.lock("render"):  # a deploy reads the build: never rewrite it under one
         result = _build_with_progress(renderer, target, app_id, show=not json)
     manifest = result.manifest
     if json:
