@@ -29,11 +29,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from regionkit.atomic import sync_dir, write_atomic
 from regionkit.digests import CHUNK, sha256_bytes, sha256_file
 from regionkit.errors import InputError, Location, OperationFailed
+
+if TYPE_CHECKING:
+    from regionkit.catalog import Catalog
+    from regionkit.project import Project
+    from regionkit.region import Profile
 
 INDEX_NAME = "index.json"
 MAX_INDEX_BYTES = 64 * 1024 * 1024  # a store's index.json, read whole
@@ -98,6 +103,49 @@ def store_location(store: str, base: Path) -> str:
         raise InputError(f"artifact store {store}: expected a folder or an http(s):// URL")
     path = Path(store).expanduser()
     return str(path if path.is_absolute() else Path(os.path.abspath(base / path)))
+
+
+def project_store(project: Project, profile: Profile) -> str:
+    """The store `profile` (the project's region.yaml) names, as `resolve` takes it. InputError naming the field
+    when it names none."""
+    if profile.artifacts is None:
+        raise InputError("no artifact store is named", Location(project.profile_path, field="artifacts"),
+                         hint="run `regionkit artifacts build-demo` for the reference workload, or set "
+                              "`artifacts: {store: DIR-or-URL}`")
+    return store_location(profile.artifacts.store, project.root)
+
+
+def store_setting(dest: Path, root: Path) -> str:
+    """How region.yaml names the store folder `dest`: relative to the project `root` when inside it, else
+    absolute."""
+    absolute = Path(os.path.abspath(dest))
+    try:
+        return absolute.relative_to(root.resolve()).as_posix() or "."
+    except ValueError:
+        return str(absolute)
+
+
+def chosen_needing_artifacts(catalog: Catalog, profile: Profile) -> list[Any]:
+    """The catalog entries of the chosen apps deployed from an artifact (web and service), dependencies first.
+    An app not in the catalog is an InputError, not a silent skip."""
+    for app_id in profile.apps:
+        catalog.get(app_id)
+    order = catalog.closure(list(profile.apps))
+    return [catalog.apps[a] for a in order if a in profile.apps and needs_artifact(catalog.apps[a])]
+
+
+def resolve_chosen(project: Project, catalog: Catalog, profile: Profile
+                   ) -> tuple[Store, list[tuple[Any, Artifact | None, str | None]]]:
+    """(the project's store, one (catalog entry, artifact or None, why not or None) per chosen app that needs an
+    artifact). An app the store cannot resolve gets its problem as text; a missing or unreadable store raises."""
+    store = Store.open(project_store(project, profile))
+    rows: list[tuple[Any, Artifact | None, str | None]] = []
+    for entry in chosen_needing_artifacts(catalog, profile):
+        try:
+            rows.append((entry, store.resolve(entry.id, entry.version), None))
+        except InputError as exc:
+            rows.append((entry, None, exc.message + (f" ({exc.hint})" if exc.hint else "")))
+    return store, rows
 
 
 # ---------------------------------------------------------------------------------------------------------------

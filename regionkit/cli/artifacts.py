@@ -12,38 +12,6 @@ from regionkit.cli.options import CatalogOption, JsonOption
 app = typer.Typer(help="The apps' release archives: the artifact store the deploy reads.", no_args_is_help=True)
 
 
-def _installable_chosen(loaded, profile) -> list:
-    """The chosen apps deployed from an artifact (web and service), dependencies first."""
-    from regionkit.artifacts import needs_artifact
-
-    for app_id in profile.apps:
-        loaded.get(app_id)  # an app not in the catalog is an error, not a silent skip
-    order = loaded.closure(list(profile.apps))
-    return [loaded.apps[a] for a in order if a in profile.apps and needs_artifact(loaded.apps[a])]
-
-
-def _project_store(project, profile) -> str:
-    from regionkit.artifacts import store_location
-    from regionkit.errors import InputError, Location
-
-    if profile.artifacts is None:
-        raise InputError("no artifact store is named", Location(project.profile_path, field="artifacts"),
-                         hint="run `regionkit artifacts build-demo` for the reference workload, or set "
-                              "`artifacts: {store: DIR-or-URL}`")
-    return store_location(profile.artifacts.store, project.root)
-
-
-def _store_value(dest: Path, root: Path) -> str:
-    """How region.yaml names the store: relative to the project when inside it."""
-    import os
-
-    absolute = Path(os.path.abspath(dest))
-    try:
-        return absolute.relative_to(root.resolve()).as_posix() or "."
-    except ValueError:
-        return str(absolute)
-
-
 @app.command("build-demo")
 def build_demo(
     dest: Annotated[Path | None, typer.Argument(
@@ -54,7 +22,14 @@ def build_demo(
     json: JsonOption = False,
 ) -> None:
     """Build the reference workload into a store for the chosen web and service apps (outside a project: all)."""
-    from regionkit.artifacts import INDEX_NAME, Store, build_demo_store, needs_artifact
+    from regionkit.artifacts import (
+        INDEX_NAME,
+        Store,
+        build_demo_store,
+        chosen_needing_artifacts,
+        needs_artifact,
+        store_setting,
+    )
     from regionkit.catalog import load_catalog
     from regionkit.errors import InputError
     from regionkit.project import Project
@@ -68,7 +43,7 @@ def build_demo(
         project = None
     if project is not None:
         profile = project.profile()
-        apps = _installable_chosen(loaded, profile)
+        apps = chosen_needing_artifacts(loaded, profile)
         if not apps:
             raise InputError("no web or service app is chosen: nothing to build an artifact for",
                              hint="choose apps with `regionkit apps add ID...`")
@@ -79,54 +54,39 @@ def build_demo(
     build_demo_store(dest, loaded, [a.id for a in apps])
     store = Store.open(str(dest))
     artifact = store.resolve(apps[0].id, apps[0].version)
-    store_setting = None
+    setting = None
     if project is not None and set_store:
-        store_setting = _store_value(dest, project.root)
+        setting = store_setting(dest, project.root)
         current = project.profile().artifacts
-        if current is None or current.store != store_setting:
-            project.write_artifacts_store(store_setting)
+        if current is None or current.store != setting:
+            project.write_artifacts_store(setting)
     if json:
         from regionkit.cli.output import print_json
 
         print_json({"store": str(Path(dest).resolve()), "index": str(Path(dest).resolve() / INDEX_NAME),
                     "file": artifact.path_or_url, "sha256": artifact.sha256, "size": artifact.size,
                     "label": artifact.label, "apps": {a.id: a.version for a in apps},
-                    "profile_store": store_setting})
+                    "profile_store": setting})
         return
     from regionkit.cli.output import stdout, styled
 
     stdout.print(styled(("built", "green"), f" the reference workload into {artifact.path_or_url} "
                         f"({artifact.size} bytes, sha256 {artifact.sha256})"))
     stdout.print(f"  {Path(dest) / INDEX_NAME}: {len(apps)} apps at their catalog versions")
-    if store_setting is not None:
-        stdout.print(f"  region.yaml: artifacts.store = {store_setting}")
-
-
-def _rows(project, loaded, profile):
-    """For every chosen app that needs an artifact: (app, artifact or None, problem or None), and the store."""
-    from regionkit.artifacts import Store
-    from regionkit.errors import InputError
-
-    store = Store.open(_project_store(project, profile))
-    rows = []
-    for entry in _installable_chosen(loaded, profile):
-        try:
-            rows.append((entry, store.resolve(entry.id, entry.version), None))
-        except InputError as exc:
-            rows.append((entry, None, exc.message + (f" ({exc.hint})" if exc.hint else "")))
-    return store, rows
+    if setting is not None:
+        stdout.print(f"  region.yaml: artifacts.store = {setting}")
 
 
 @app.command("list")
 def list_artifacts(catalog: CatalogOption = None, json: JsonOption = False) -> None:
     """The chosen web and service apps: version, sha256 and whether the store has the archive."""
-    from regionkit.artifacts import present
+    from regionkit.artifacts import present, resolve_chosen
     from regionkit.catalog import load_catalog
     from regionkit.project import Project
 
     project = Project.locate()
     profile = project.profile()
-    store, rows = _rows(project, load_catalog(catalog), profile)
+    store, rows = resolve_chosen(project, load_catalog(catalog), profile)
     records = [{
         "id": entry.id, "version": entry.version, "in_index": artifact is not None,
         "sha256": artifact.sha256 if artifact else None, "size": artifact.size if artifact else None,
@@ -155,13 +115,13 @@ def list_artifacts(catalog: CatalogOption = None, json: JsonOption = False) -> N
 @app.command("verify")
 def verify(catalog: CatalogOption = None, json: JsonOption = False) -> None:
     """Check every chosen web and service app's archive: present, with the right sha256 (exit 2 when not)."""
-    from regionkit.artifacts import check
+    from regionkit.artifacts import check, resolve_chosen
     from regionkit.catalog import load_catalog
     from regionkit.project import Project
 
     project = Project.locate()
     profile = project.profile()
-    store, rows = _rows(project, load_catalog(catalog), profile)
+    store, rows = resolve_chosen(project, load_catalog(catalog), profile)
     records = []
     for entry, artifact, problem in rows:
         result = check(artifact) if artifact is not None else None
