@@ -159,6 +159,20 @@ class Ledger:
             error.hint = self.hint
             raise error
 
+    def check_anchor(self, anchor: str) -> None:
+        """When the chain holds, make it a problem that no entry's hash starts with `anchor` (a head hash noted
+        earlier, at least 12 hex digits; InputError otherwise): entries were cut from the end, or the ledger was
+        rewritten."""
+        if not self.ok:
+            return
+        anchor = anchor.strip().lower()
+        if len(anchor) < 12:
+            raise InputError("--anchor: give at least the first 12 hex digits of the hash")
+        if not any(e.hash.startswith(anchor) for e in self.entries):
+            self.problem = Problem(f"anchor {anchor} is not in the ledger: entries were cut from its end or the "
+                                   "ledger was rewritten", Location(self.path))
+            self.hint = "compare with the ledger committed to git (`git log -p -- ledger.jsonl`)"
+
 
 def read(path: Path, must_exist: bool = True) -> Ledger:
     """Read and verify the whole ledger: every hash, `prev` link and `seq`, stopping at the first problem.

@@ -163,17 +163,11 @@ def verify(
 ) -> None:
     """Recompute the hash chain; name the first bad entry and exit 2 when it does not hold."""
     from regionkit import ledger
-    from regionkit.errors import InputError, Location, Problem, ValidationFailed
+    from regionkit.errors import ValidationFailed
 
     read = ledger.read(_path(ledger_path))
-    if read.ok and anchor is not None:
-        anchor = anchor.strip().lower()
-        if len(anchor) < 12:
-            raise InputError("--anchor: give at least the first 12 hex digits of the hash")
-        if not any(e.hash.startswith(anchor) for e in read.entries):
-            read.problem = Problem(f"anchor {anchor} is not in the ledger: entries were cut from its end or the "
-                                   "ledger was rewritten", Location(read.path))
-            read.hint = "compare with the ledger committed to git (`git log -p -- ledger.jsonl`)"
+    if anchor is not None:
+        read.check_anchor(anchor)
     if json:
         from regionkit.cli.output import print_json
 
