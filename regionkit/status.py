@@ -104,11 +104,11 @@ def status(project: Project, catalog: Catalog, app: str | None = None, hosts: li
         known = {h.name for h in profile.hosts} | {r.host for r in running}
         unknown = [h for h in hosts if h not in known]
         if unknown:
-            raise InputError(f"--limit: no host named {', '.join(unknown)}", Location(project.profile_path),
+            raise InputError(f"--host: no host named {', '.join(unknown)}", Location(project.profile_path),
                              hint=f"hosts: {', '.join(sorted(known))}")
         running = [r for r in running if r.host in hosts]
         if not running:
-            raise InputError(f"--limit {','.join(hosts)}: the ledger records no app running there")
+            raise InputError(f"--host {','.join(hosts)}: the ledger records no app running there")
     return Status(profile.region.key, check_all(targets(profile, catalog, running), timeout, HTTP_PORT))
 
 

@@ -286,7 +286,7 @@ def test_status_shows_a_stopped_service_as_down_until_it_starts_again(rollout):
         data = json.loads(down.stdout)
         failing = [(c["app"], c["host"], c["result"], c["http_status"]) for c in data["checks"] if c["result"] != "up"]
         assert failing == [(app, "h2", "down", 502)]  # nginx answers, its upstream does not
-        table = regionkit(root, "status", "--limit", "h2")
+        table = regionkit(root, "status", "--host", "h2")
         assert table.returncode == 1 and f"{len(checks) - 1} up, 1 down" in table.stdout, table.stdout[-2000:]
     finally:
         sandbox.exec_in(SANDBOX, "h2", [service, "start"])

@@ -141,7 +141,7 @@ def test_a_stopped_service_behind_nginx_is_down_with_exit_1(cli, region, site):
 
 def test_connection_refused_is_down(cli, region):
     deploy(region, [("sigap", "web2", "1.0.0", True)], day=12)  # nothing listens on 127.0.0.2
-    result = cli("status", "--json", "--limit", "web2")
+    result = cli("status", "--json", "--host", "web2")
     assert result.exit_code == 1
     (check,) = json.loads(result.stdout)["checks"]
     assert (check["app"], check["host"], check["result"]) == ("sigap", "web2", "down")
@@ -198,8 +198,8 @@ def test_nothing_deployed_is_exit_2(cli, project):
 
 @pytest.mark.parametrize("args, message", [
     (["--app", "sigap"], "--app sigap: the ledger records it as running on no host"),
-    (["--limit", "web9"], "--limit: no host named web9"),
-    (["--limit", "db1"], "--limit db1: the ledger records no app running there"),
+    (["--host", "web9"], "--host: no host named web9"),
+    (["--host", "db1"], "--host db1: the ledger records no app running there"),
     (["--timeout", "0"], "--timeout 0: expected a number of seconds above 0"),
     (["--timeout", "inf"], "--timeout inf: expected a number of seconds above 0"),
 ])

@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
-from regionkit.cli.options import CatalogOption, JsonOption, VaultFileOption
+from regionkit.cli.options import CatalogOption, JsonOption, LimitOption, VaultFileOption
 
 
 def deploy(
     app_id: Annotated[str | None, typer.Option("--app", metavar="ID", help="Deploy this app only.")] = None,
-    limit: Annotated[str | None, typer.Option(metavar="HOST", help="Only these hosts (Ansible --limit).")] = None,
+    limit: LimitOption = None,
     check: Annotated[bool, typer.Option("--check", help="Dry run: report what would change.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the last failed or interrupted deploy, "
                                                           "skipping apps that converged in it.")] = False,
@@ -55,7 +55,7 @@ def undeploy(
     app_ids: Annotated[list[str] | None, typer.Argument(
         metavar="[ID]...", help="Apps to remove; none: every app running here that is no longer chosen.",
         show_default=False)] = None,
-    limit: Annotated[str | None, typer.Option(metavar="HOST", help="Only these hosts (Ansible --limit).")] = None,
+    limit: LimitOption = None,
     agreement: Annotated[str | None, typer.Option(
         metavar="NUMBER", help="The MoU/PKS (agreements.yaml) the removal is done under, for the ledger.")] = None,
     catalog: CatalogOption = None,
@@ -79,7 +79,7 @@ def undeploy(
 
 def plan(
     app_id: Annotated[str | None, typer.Option("--app", metavar="ID", help="Plan this app only.")] = None,
-    limit: Annotated[str | None, typer.Option(metavar="HOST", help="Only these hosts.")] = None,
+    limit: LimitOption = None,
     vault_password_file: VaultFileOption = None,
     catalog: CatalogOption = None,
     json: JsonOption = False,

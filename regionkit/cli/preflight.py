@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Annotated
 
 import typer
 
-from regionkit.cli.options import CatalogOption, JsonOption, VaultFileOption
+from regionkit.cli.options import CatalogOption, JsonOption, LimitOption, VaultFileOption
 
 
 def preflight(
-    limit: Annotated[str | None, typer.Option(metavar="HOST", help="Only these hosts (names, roles, patterns; "
-                                                                       "like Ansible --limit).")] = None,
+    limit: LimitOption = None,
     vault_password_file: VaultFileOption = None,
     catalog: CatalogOption = None,
     json: JsonOption = False,

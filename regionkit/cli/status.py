@@ -11,8 +11,9 @@ from regionkit.cli.options import CatalogOption, JsonOption
 
 def status(
     app_id: Annotated[str | None, typer.Option("--app", metavar="ID", help="Check this app only.")] = None,
-    limit: Annotated[str | None, typer.Option(
-        metavar="HOST", help="Only these hosts (names from region.yaml, comma-separated).")] = None,
+    host: Annotated[list[str] | None, typer.Option(
+        "--host", metavar="NAME", help="Only this host (its name in region.yaml); repeat it, or give "
+                                       "NAME,NAME.")] = None,
     timeout: Annotated[float, typer.Option(metavar="S", help="Seconds to wait for each answer.")] = 5.0,
     catalog: CatalogOption = None,
     json: JsonOption = False,
@@ -22,7 +23,7 @@ def status(
     from regionkit.project import Project
     from regionkit.status import status as run_status
 
-    hosts = [h.strip() for h in limit.split(",") if h.strip()] if limit is not None else None
+    hosts = [h.strip() for given in host for h in given.split(",") if h.strip()] if host else None
     result = run_status(Project.locate(), load_catalog(catalog), app=app_id, hosts=hosts, timeout=timeout)
     if json:
         from regionkit.cli.output import print_json
