@@ -126,7 +126,7 @@ def test_stats(cli, mini_catalog):
 
 
 def test_schema_validates_the_catalog_it_describes(cli, mini_catalog, catalog_text):
-    schema = cli.json("catalog", "schema")
+    schema = cli.json("schema", "catalog")
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)
     assert list(validator.iter_errors(yaml.safe_load(catalog_text))) == []

@@ -107,12 +107,3 @@ def stats(catalog: CatalogOption = None, json: JsonOption = False) -> None:
     from regionkit.cli.render_catalog import stats_tables
 
     stats_tables(figures)
-
-
-@app.command("schema")
-def schema() -> None:
-    """Print the JSON Schema of catalog.yaml (for editors and CI)."""
-    from regionkit.catalog import catalog_json_schema
-    from regionkit.cli.output import print_json
-
-    print_json(catalog_json_schema())
