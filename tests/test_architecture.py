@@ -126,3 +126,26 @@ def test_project_paths_are_written_only_in_project_py():
                  for p in sorted(PACKAGE.rglob("*.py")) if p.name != "project.py" or p.parent != PACKAGE
                  for line, text in _path_literals(p)]
     assert offenders == [], "use the Project property instead:\n" + "\n".join(offenders)
+
+
+# --- one way to print "JSON or table" ---------------------------------------------------------------------------
+
+# Outputs that are JSON only, with no table to choose instead, each with why.
+JSON_ONLY = {
+    ("catalog.py", "validate"),  # --json's answer when the catalog does not validate (then exit 2)
+    ("preflight.py", "refusal_as_json"),  # --json's answer when preflight blocks a deploy
+    ("project.py", "schema"),  # a JSON Schema is JSON
+}
+
+
+def test_commands_choose_json_or_table_through_one_helper():
+    """`--json` commands print through cli/output.py print_result; print_json is called directly only where no
+    table exists."""
+    calls = set()
+    for path in sorted((PACKAGE / "cli").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for function in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+            for node in ast.walk(function):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print_json":
+                    calls.add((path.name, function.name))
+    assert calls - {("output.py", "print_result")} == JSON_ONLY

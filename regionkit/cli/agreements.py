@@ -65,22 +65,22 @@ def list_agreements(
         raise InputError("choose one of --example and --agreements")
     path = agreements.example_path() if example else agreements.locate(agreements_path)
     items = agreements.load_agreements(path)
-    if json:
-        from regionkit.cli.output import print_json
+    from regionkit.cli.output import print_result
 
-        print_json([a.record() for a in items])
-        return
-    from rich.table import Table
+    def human() -> None:
+        from rich.table import Table
 
-    from regionkit.cli.output import stderr, stdout
+        from regionkit.cli.output import stderr, stdout
 
-    if not items:
-        stderr.print(f"no agreements in {path}")
-        return
-    table = Table(title=f"{path}: {len(items)} agreement{'s' if len(items) != 1 else ''}", title_justify="left")
-    for column in ("date", "kind", "number", "parties", "apps", "source"):
-        table.add_column(column)
-    for a in items:
-        table.add_row(str(a.date), a.kind.upper(), a.number, "\n".join(str(p) for p in a.parties),
-                      ", ".join(a.apps), a.source or "")
-    stdout.print(table)
+        if not items:
+            stderr.print(f"no agreements in {path}")
+            return
+        table = Table(title=f"{path}: {len(items)} agreement{'s' if len(items) != 1 else ''}", title_justify="left")
+        for column in ("date", "kind", "number", "parties", "apps", "source"):
+            table.add_column(column)
+        for a in items:
+            table.add_row(str(a.date), a.kind.upper(), a.number, "\n".join(str(p) for p in a.parties),
+                          ", ".join(a.apps), a.source or "")
+        stdout.print(table)
+
+    print_result(json, [a.record() for a in items], human)

@@ -36,19 +36,19 @@ def _editing(catalog_path):
 
 
 def _report(change, as_json: bool) -> None:
-    if as_json:
-        from regionkit.cli.output import print_json
+    from regionkit.cli.output import print_result
 
-        print_json(asdict(change))
-        return
-    from regionkit.cli.output import stdout
+    def human() -> None:
+        from regionkit.cli.output import stdout
 
-    for field, label in CHANGE_LINES:
-        ids = getattr(change, field)
-        if ids:
-            stdout.print(f"{label}: {', '.join(ids)}")
-    if not change.changed:
-        stdout.print("nothing changed")
+        for field, label in CHANGE_LINES:
+            ids = getattr(change, field)
+            if ids:
+                stdout.print(f"{label}: {', '.join(ids)}")
+        if not change.changed:
+            stdout.print("nothing changed")
+
+    print_result(as_json, asdict(change), human)
 
 
 @app.command("add")
@@ -104,24 +104,24 @@ def list_chosen(catalog: CatalogOption = None, json: JsonOption = False) -> None
             "integration": bool(entry and entry.kind == Kind.NATIONAL), "version": entry.version if entry else None,
             "auto": chosen[app_id], "known": entry is not None,
         })
-    if json:
-        from regionkit.cli.output import print_json
+    from regionkit.cli.output import print_result
 
-        print_json(rows)
-        return
-    from rich.table import Table
+    def human() -> None:
+        from rich.table import Table
 
-    from regionkit.cli.output import stdout, styled
+        from regionkit.cli.output import stdout, styled
 
-    table = Table(title=f"{len(rows)} apps chosen ({sum(r['auto'] for r in rows)} as dependencies)",
-                  title_justify="left")
-    for column in ("id", "name", "kind", "version", "chosen"):
-        table.add_column(column)
-    for row in rows:
-        kind = "integration" if row["integration"] else (row["kind"] or styled(("not in catalog", "red")))
-        table.add_row(row["id"], row["name"] or "", kind, row["version"] or "",
-                      "as dependency" if row["auto"] else "yes")
-    stdout.print(table)
+        table = Table(title=f"{len(rows)} apps chosen ({sum(r['auto'] for r in rows)} as dependencies)",
+                      title_justify="left")
+        for column in ("id", "name", "kind", "version", "chosen"):
+            table.add_column(column)
+        for row in rows:
+            kind = "integration" if row["integration"] else (row["kind"] or styled(("not in catalog", "red")))
+            table.add_row(row["id"], row["name"] or "", kind, row["version"] or "",
+                          "as dependency" if row["auto"] else "yes")
+        stdout.print(table)
+
+    print_result(json, rows, human)
 
 
 @app.command("presets")
@@ -132,15 +132,15 @@ def presets(catalog: CatalogOption = None, json: JsonOption = False) -> None:
     loaded = load_catalog(catalog)
     records = [{**p.model_dump(mode="json"), "with_dependencies": len(loaded.closure(p.apps))}
                for p in loaded.presets.values()]
-    if json:
-        from regionkit.cli.output import print_json
+    from regionkit.cli.output import print_result
 
-        print_json(records)
-        return
-    from regionkit.cli.output import stdout, styled
+    def human() -> None:
+        from regionkit.cli.output import stdout, styled
 
-    for record in records:
-        stdout.print(styled((record["id"], "bold"), f": {record['name']}: {len(record['apps'])} apps, "
-                            f"{record['with_dependencies']} with what they need"))
-        stdout.print(f"  {record['description']}")
-        stdout.print(styled(("  " + ", ".join(record["apps"]), "dim")))
+        for record in records:
+            stdout.print(styled((record["id"], "bold"), f": {record['name']}: {len(record['apps'])} apps, "
+                                f"{record['with_dependencies']} with what they need"))
+            stdout.print(f"  {record['description']}")
+            stdout.print(styled(("  " + ", ".join(record["apps"]), "dim")))
+
+    print_result(json, records, human)

@@ -60,21 +60,21 @@ def build_demo(
         current = project.profile().artifacts
         if current is None or current.store != setting:
             project.write_artifacts_store(setting)
-    if json:
-        from regionkit.cli.output import print_json
+    from regionkit.cli.output import print_result
 
-        print_json({"store": str(Path(dest).resolve()), "index": str(Path(dest).resolve() / INDEX_NAME),
+    def human() -> None:
+        from regionkit.cli.output import stdout, styled
+
+        stdout.print(styled(("built", "green"), f" the reference workload into {artifact.path_or_url} "
+                            f"({artifact.size} bytes, sha256 {artifact.sha256})"))
+        stdout.print(f"  {Path(dest) / INDEX_NAME}: {len(apps)} apps at their catalog versions")
+        if setting is not None:
+            stdout.print(f"  region.yaml: artifacts.store = {setting}")
+
+    print_result(json, {"store": str(Path(dest).resolve()), "index": str(Path(dest).resolve() / INDEX_NAME),
                     "file": artifact.path_or_url, "sha256": artifact.sha256, "size": artifact.size,
                     "label": artifact.label, "apps": {a.id: a.version for a in apps},
-                    "profile_store": setting})
-        return
-    from regionkit.cli.output import stdout, styled
-
-    stdout.print(styled(("built", "green"), f" the reference workload into {artifact.path_or_url} "
-                        f"({artifact.size} bytes, sha256 {artifact.sha256})"))
-    stdout.print(f"  {Path(dest) / INDEX_NAME}: {len(apps)} apps at their catalog versions")
-    if setting is not None:
-        stdout.print(f"  region.yaml: artifacts.store = {setting}")
+                    "profile_store": setting}, human)
 
 
 @app.command("list")
@@ -93,23 +93,23 @@ def list_artifacts(catalog: CatalogOption = None, json: JsonOption = False) -> N
         "label": artifact.label if artifact else None, "location": artifact.path_or_url if artifact else None,
         "present": bool(artifact and present(artifact)), "problem": problem,
     } for entry, artifact, problem in rows]
-    if json:
-        from regionkit.cli.output import print_json
+    from regionkit.cli.output import print_result
 
-        print_json({"store": store.location, "artifacts": records})
-        return
-    from rich.table import Table
+    def human() -> None:
+        from rich.table import Table
 
-    from regionkit.cli.output import stdout, styled
+        from regionkit.cli.output import stdout, styled
 
-    table = Table(title=f"{len(records)} artifacts from {store.location}", title_justify="left")
-    for column in ("id", "version", "sha256", "present"):
-        table.add_column(column)
-    for record in records:
-        table.add_row(record["id"], record["version"],
-                      (record["sha256"] or "")[:12] or styled(("not in index", "red")),
-                      "yes" if record["present"] else styled(("no", "red")))
-    stdout.print(table)
+        table = Table(title=f"{len(records)} artifacts from {store.location}", title_justify="left")
+        for column in ("id", "version", "sha256", "present"):
+            table.add_column(column)
+        for record in records:
+            table.add_row(record["id"], record["version"],
+                          (record["sha256"] or "")[:12] or styled(("not in index", "red")),
+                          "yes" if record["present"] else styled(("no", "red")))
+        stdout.print(table)
+
+    print_result(json, {"store": store.location, "artifacts": records}, human)
 
 
 @app.command("verify")
@@ -130,13 +130,9 @@ def verify(catalog: CatalogOption = None, json: JsonOption = False) -> None:
                         "actual_sha256": result.actual_sha256 if result else None,
                         "problem": problem if result is None else result.problem})
     failed = [r for r in records if not r["ok"]]
-    if json:
-        from regionkit.cli.output import print_json
+    from regionkit.cli.output import labelled, print_result, stderr, stdout, styled
 
-        print_json({"store": store.location, "ok": not failed, "artifacts": records})
-    else:
-        from regionkit.cli.output import labelled, stderr, stdout, styled
-
+    def human() -> None:
         for record in failed:
             stderr.print(labelled(f"{record['id']} {record['version']}: {record['problem'] or 'unknown problem'}"))
         if failed:
@@ -144,5 +140,7 @@ def verify(catalog: CatalogOption = None, json: JsonOption = False) -> None:
         else:
             stdout.print(styled(("ok", "green"), f" {store.location}: {len(records)} artifacts present with the "
                                                   "right sha256"))
+
+    print_result(json, {"store": store.location, "ok": not failed, "artifacts": records}, human)
     if failed:
         raise typer.Exit(2)

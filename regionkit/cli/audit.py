@@ -55,35 +55,35 @@ def list_entries(
     read = _read(ledger_path)
     entries = ledger.select(read.entries, region=region, app=app_id, since=moment)
     records = [ledger.entry_record(e) for e in entries]
-    if json:
-        from regionkit.cli.output import print_json
+    from regionkit.cli.output import print_result
 
-        print_json(records)
-        return
-    if csv:
-        import csv as csv_module
-        import sys
+    def human() -> None:
+        if csv:
+            import csv as csv_module
+            import sys
 
-        writer = csv_module.DictWriter(sys.stdout, fieldnames=ledger.FIELDS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(records)
-        return
-    from rich.table import Table
+            writer = csv_module.DictWriter(sys.stdout, fieldnames=ledger.FIELDS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(records)
+            return
+        from rich.table import Table
 
-    from regionkit.cli.output import stdout, styled
+        from regionkit.cli.output import stdout, styled
 
-    if not entries:
-        stdout.print(f"no entries in {read.path}" + (" match" if (region or app_id or since) else ""))
-        return
-    table = Table(title=f"{read.path}: {len(entries)} of {len(read.entries)} entries", title_justify="left")
-    for column in ("seq", "finished (UTC)", "region", "app", "version", "host", "action", "result", "operator",
-                   "agreement", "run"):
-        table.add_column(column, justify="right" if column == "seq" else "left")
-    for e in entries:
-        table.add_row(str(e.seq), e.finished, f"{e.region_code} {e.region_name}", e.app, e.version, e.host,
-                      e.action, e.result if e.result == "succeeded" else styled((e.result, "red")), e.operator,
-                      e.agreement or "", e.run_id)
-    stdout.print(table)
+        if not entries:
+            stdout.print(f"no entries in {read.path}" + (" match" if (region or app_id or since) else ""))
+            return
+        table = Table(title=f"{read.path}: {len(entries)} of {len(read.entries)} entries", title_justify="left")
+        for column in ("seq", "finished (UTC)", "region", "app", "version", "host", "action", "result", "operator",
+                       "agreement", "run"):
+            table.add_column(column, justify="right" if column == "seq" else "left")
+        for e in entries:
+            table.add_row(str(e.seq), e.finished, f"{e.region_code} {e.region_name}", e.app, e.version, e.host,
+                          e.action, e.result if e.result == "succeeded" else styled((e.result, "red")), e.operator,
+                          e.agreement or "", e.run_id)
+        stdout.print(table)
+
+    print_result(json, records, human)
 
 
 @app.command("region")
@@ -97,27 +97,27 @@ def region(
 
     read = _read(ledger_path)
     running = ledger.region_apps(read.entries, code)
-    if json:
-        from regionkit.cli.output import print_json
+    from regionkit.cli.output import print_result
 
-        print_json([r.record() for r in running])
-        return
-    from rich.table import Table
+    def human() -> None:
+        from rich.table import Table
 
-    from regionkit.cli.output import stderr, stdout
+        from regionkit.cli.output import stderr, stdout
 
-    if not running:
-        known = any(e.region_code == code for e in read.entries)
-        stderr.print(f"region {code} runs no app" + ("" if known else f" (no entry for it in {read.path})"))
-        return
-    count = len({r.app for r in running})
-    table = Table(title=f"{code} {running[0].region_name}: {count} app{'s' if count != 1 else ''} running",
-                  title_justify="left")
-    for column in ("app", "version", "host", "since (UTC)", "installed by", "run", "agreement"):
-        table.add_column(column)
-    for r in running:
-        table.add_row(r.app, r.version, r.host, r.since, r.operator, r.run_id, r.agreement or "")
-    stdout.print(table)
+        if not running:
+            known = any(e.region_code == code for e in read.entries)
+            stderr.print(f"region {code} runs no app" + ("" if known else f" (no entry for it in {read.path})"))
+            return
+        count = len({r.app for r in running})
+        table = Table(title=f"{code} {running[0].region_name}: {count} app{'s' if count != 1 else ''} running",
+                      title_justify="left")
+        for column in ("app", "version", "host", "since (UTC)", "installed by", "run", "agreement"):
+            table.add_column(column)
+        for r in running:
+            table.add_row(r.app, r.version, r.host, r.since, r.operator, r.run_id, r.agreement or "")
+        stdout.print(table)
+
+    print_result(json, [r.record() for r in running], human)
 
 
 @app.command("adopters")
@@ -131,26 +131,26 @@ def adopters(
 
     read = _read(ledger_path)
     regions = ledger.adopters(read.entries, app_id)
-    if json:
-        from regionkit.cli.output import print_json
+    from regionkit.cli.output import print_result
 
-        print_json(regions)
-        return
-    from rich.table import Table
+    def human() -> None:
+        from rich.table import Table
 
-    from regionkit.cli.output import stderr, stdout
+        from regionkit.cli.output import stderr, stdout
 
-    if not regions:
-        stderr.print(f"no region runs {app_id}")
-        return
-    table = Table(title=f"{app_id}: run by {len(regions)} region{'s' if len(regions) != 1 else ''}",
-                  title_justify="left")
-    for column in ("region", "name", "versions", "hosts", "since (UTC)"):
-        table.add_column(column)
-    for r in regions:
-        hosts = ", ".join(h["host"] for h in r["hosts"])
-        table.add_row(r["region_code"], r["region_name"], ", ".join(r["versions"]), hosts, r["since"])
-    stdout.print(table)
+        if not regions:
+            stderr.print(f"no region runs {app_id}")
+            return
+        table = Table(title=f"{app_id}: run by {len(regions)} region{'s' if len(regions) != 1 else ''}",
+                      title_justify="left")
+        for column in ("region", "name", "versions", "hosts", "since (UTC)"):
+            table.add_column(column)
+        for r in regions:
+            hosts = ", ".join(h["host"] for h in r["hosts"])
+            table.add_row(r["region_code"], r["region_name"], ", ".join(r["versions"]), hosts, r["since"])
+        stdout.print(table)
+
+    print_result(json, regions, human)
 
 
 @app.command("verify")
@@ -168,27 +168,25 @@ def verify(
     read = ledger.read(_path(ledger_path))
     if anchor is not None:
         read.check_anchor(anchor)
-    if json:
-        from regionkit.cli.output import print_json
-
-        head = read.head
-        print_json({"valid": read.ok, "path": str(read.path), "entries": len(read.entries),
-                    "head": {"seq": head.seq, "hash": head.hash} if head else None,
-                    "problems": [] if read.problem is None else [{"message": read.problem.message,
-                                                     "line": read.problem.location.line,
-                                                     "entry": read.problem.location.field,
-                                                     "hint": read.hint}],
-                    "torn": None if read.torn is None else {"line": read.torn.line, "offset": read.torn.offset,
-                                                            "bytes": read.torn.size, "whole": read.torn.whole}})
-        if not read.ok:
-            raise typer.Exit(ValidationFailed.exit_code)
-        return
-    read.raise_if_broken()
-    from regionkit.cli.output import stdout, styled
+    from regionkit.cli.output import print_result, stdout, styled
 
     head = read.head
-    where = f"head seq {head.seq} hash {head.hash}" if head else "empty"
-    stdout.print(styled(("ok", "green"), f" {read.path}: {len(read.entries)} entries, chain intact, {where}"))
+
+    def human() -> None:
+        read.raise_if_broken()
+        where = f"head seq {head.seq} hash {head.hash}" if head else "empty"
+        stdout.print(styled(("ok", "green"), f" {read.path}: {len(read.entries)} entries, chain intact, {where}"))
+
+    print_result(json, {
+        "valid": read.ok, "path": str(read.path), "entries": len(read.entries),
+        "head": {"seq": head.seq, "hash": head.hash} if head else None,
+        "problems": [] if read.problem is None else [{"message": read.problem.message,
+                                                      "line": read.problem.location.line,
+                                                      "entry": read.problem.location.field, "hint": read.hint}],
+        "torn": None if read.torn is None else {"line": read.torn.line, "offset": read.torn.offset,
+                                                "bytes": read.torn.size, "whole": read.torn.whole}}, human)
+    if not read.ok:  # with --json (else `human` raised)
+        raise typer.Exit(ValidationFailed.exit_code)
 
 
 RegistryOption = Annotated[Path | None, typer.Option(

@@ -134,19 +134,19 @@ def _show(verified, as_json: bool) -> None:
               "apps": verified.manifest["apps"], "files": verified.files, "bytes": verified.size,
               "manifest_sha256": verified.manifest_sha256, "signed": verified.signed,
               "signature_checked": verified.signature_checked, "contents": counts, "warnings": verified.warnings}
-    if as_json:
-        from regionkit.cli.output import print_json
+    from regionkit.cli.output import print_result
 
-        print_json(record)
-        return
-    from regionkit.cli.output import labelled, stderr, stdout
+    def human() -> None:
+        from regionkit.cli.output import labelled, stderr, stdout
 
-    region = verified.manifest["region"]
-    stdout.print(f"{verified.path}: verified, {verified.files} files, {verified.size / 1e6:.1f} MB")
-    stdout.print(f"  region {region['code']} {region['name']}, {len(record['apps'])} apps, "
-                 f"regionkit {record['kit_version']}, created {record['created']}")
-    stdout.print("  " + ", ".join(f"{part}: {n} files" for part, n in counts.items()))
-    stdout.print(f"  manifest sha256 {verified.manifest_sha256}"
-                 + (", signature checked" if verified.signature_checked else ""))
-    for warning in verified.warnings:
-        stderr.print(labelled(warning, "warning:", "yellow"))
+        region = verified.manifest["region"]
+        stdout.print(f"{verified.path}: verified, {verified.files} files, {verified.size / 1e6:.1f} MB")
+        stdout.print(f"  region {region['code']} {region['name']}, {len(record['apps'])} apps, "
+                     f"regionkit {record['kit_version']}, created {record['created']}")
+        stdout.print("  " + ", ".join(f"{part}: {n} files" for part, n in counts.items()))
+        stdout.print(f"  manifest sha256 {verified.manifest_sha256}"
+                     + (", signature checked" if verified.signature_checked else ""))
+        for warning in verified.warnings:
+            stderr.print(labelled(warning, "warning:", "yellow"))
+
+    print_result(as_json, record, human)

@@ -28,14 +28,10 @@ def list_apps(
 
     loaded = load_catalog(catalog)
     apps = catalog_views.filter_apps(loaded, group=group, kind=kind, search=search)
-    if json:
-        from regionkit.cli.output import print_json
-
-        print_json([catalog_views.app_record(a) for a in apps])
-        return
+    from regionkit.cli.output import print_result
     from regionkit.cli.render_catalog import apps_table
 
-    apps_table(loaded, apps)
+    print_result(json, [catalog_views.app_record(a) for a in apps], lambda: apps_table(loaded, apps))
 
 
 @app.command("show")
@@ -50,14 +46,10 @@ def show(
 
     loaded = load_catalog(catalog)
     details = catalog_views.app_details(loaded, loaded.get(app_id))
-    if json:
-        from regionkit.cli.output import print_json
-
-        print_json(details)
-        return
+    from regionkit.cli.output import print_result
     from regionkit.cli.render_catalog import app_panel
 
-    app_panel(details)
+    print_result(json, details, lambda: app_panel(details))
 
 
 @app.command("validate")
@@ -81,15 +73,11 @@ def validate(
 
         print_json({"valid": False, "problems": [problem_record(p) for p in exc.problems]})
         raise typer.Exit(exc.exit_code) from None
-    if json:
-        from regionkit.cli.output import print_json
+    from regionkit.cli.output import print_result, stdout, styled
 
-        print_json({"valid": True, "path": str(loaded.path), "apps": len(loaded), "digest": loaded.digest})
-        return
-    from regionkit.cli.output import stdout, styled
-
-    stdout.print(styled(("ok", "green"), f" {loaded.path}: {len(loaded)} apps in {len(loaded.groups)} groups, "
-                                          "no problems"))
+    print_result(json, {"valid": True, "path": str(loaded.path), "apps": len(loaded), "digest": loaded.digest},
+         lambda: stdout.print(styled(("ok", "green"), f" {loaded.path}: {len(loaded)} apps in "
+                                                      f"{len(loaded.groups)} groups, no problems")))
 
 
 @app.command("stats")
@@ -99,11 +87,7 @@ def stats(catalog: CatalogOption = None, json: JsonOption = False) -> None:
     from regionkit.catalog import load_catalog
 
     figures = catalog_views.catalog_stats(load_catalog(catalog))
-    if json:
-        from regionkit.cli.output import print_json
-
-        print_json(figures)
-        return
+    from regionkit.cli.output import print_result
     from regionkit.cli.render_catalog import stats_tables
 
-    stats_tables(figures)
+    print_result(json, figures, lambda: stats_tables(figures))

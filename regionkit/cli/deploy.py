@@ -108,14 +108,9 @@ def _run(options, catalog_path, as_json: bool, plan: bool, project=None) -> None
 
 def _show(result, as_json: bool, plan: bool) -> None:
     from regionkit.cli import deploy_view
+    from regionkit.cli.output import print_result
 
-    if as_json:
-        from regionkit.cli.output import print_json
-
-        print_json(deploy_view.result_record(result))
-    elif plan:
-        deploy_view.plan_table(result)
-    else:
-        deploy_view.summary_table(result)
+    print_result(as_json, deploy_view.result_record(result),
+                 lambda: deploy_view.plan_table(result) if plan else deploy_view.summary_table(result))
     if not result.ok:
         raise typer.Exit(130 if result.status == "interrupted" else 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -52,6 +53,15 @@ stderr = _TextConsole(stderr=True, soft_wrap=True)
 def print_json(data: Any) -> None:
     """Machine-readable output: plain JSON on stdout, no colour, stable key order."""
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def print_result(as_json: bool, data: Any, human: Callable[[], object]) -> None:
+    """How every command with --json prints its result: `data` as JSON (`print_json`) when `as_json`, else
+    `human()`, which prints it for a person (a table, a panel, lines)."""
+    if as_json:
+        print_json(data)
+    else:
+        human()
 
 
 def labelled(what: Any, label: str = "error:", style: str = "red") -> Text:

@@ -23,12 +23,9 @@ def preflight(
 
     report = run_preflight(Project.locate(), load_catalog(catalog), limit=limit,
                            vault_password_file=vault_password_file)
-    if json:
-        from regionkit.cli.output import print_json
+    from regionkit.cli.output import print_result
 
-        print_json(report.as_dict())
-    else:
-        show(report)
+    print_result(json, report.as_dict(), lambda: show(report))
     if not report.ok:
         raise typer.Exit(1)
 

@@ -18,16 +18,10 @@ def validate(catalog: CatalogOption = None, json: JsonOption = False) -> None:
 
     project = Project.locate()
     report = check_project(project.profile_path, load_catalog(catalog))
-    if json:
-        from regionkit.catalog_views import problem_record
-        from regionkit.cli.output import print_json
+    from regionkit.catalog_views import problem_record
+    from regionkit.cli.output import labelled, print_result, stderr, stdout, styled
 
-        print_json({"valid": report.ok, "project": str(project.root),
-                    "errors": [problem_record(p) for p in report.errors],
-                    "warnings": [problem_record(p) for p in report.warnings]})
-    else:
-        from regionkit.cli.output import labelled, stderr, stdout, styled
-
+    def human() -> None:
         for problem in report.errors:
             stderr.print(labelled(problem))
         for problem in report.warnings:
@@ -39,6 +33,10 @@ def validate(catalog: CatalogOption = None, json: JsonOption = False) -> None:
                                 + (f", {len(report.warnings)} warnings" if report.warnings else "")))
         else:
             stderr.print(labelled(f"{project.profile_path}: {len(report.errors)} problems"))
+
+    print_result(json, {"valid": report.ok, "project": str(project.root),
+                        "errors": [problem_record(p) for p in report.errors],
+                        "warnings": [problem_record(p) for p in report.warnings]}, human)
     if not report.ok:
         raise typer.Exit(2)
 

@@ -20,7 +20,7 @@ def render(
 ) -> None:
     """Render config, branding and unit sites for the chosen apps into a build folder, atomically."""
     from regionkit.catalog import load_catalog
-    from regionkit.cli.output import print_json, stdout, styled, visible
+    from regionkit.cli.output import print_result, stdout, styled, visible
     from regionkit.project import Project
     from regionkit.render import Renderer
 
@@ -29,27 +29,28 @@ def render(
     target = out or project.build_dir
     if diff:
         chunks = renderer.diff(target, app_id)
-        if json:
-            print_json({"changed": bool(chunks), "diff": "".join(chunks)})
-        elif chunks:
+
+        def show_diff() -> None:
             from rich.syntax import Syntax
 
-            stdout.print(Syntax(visible("".join(chunks)), "diff", theme="ansi_dark", background_color="default"))
-        else:
-            stdout.print("no changes")
+            stdout.print(Syntax(visible("".join(chunks)), "diff", theme="ansi_dark", background_color="default")
+                         if chunks else "no changes")
+
+        print_result(json, {"changed": bool(chunks), "diff": "".join(chunks)}, show_diff)
         return
     with project.lock("render"):  # a deploy reads the build: never rewrite it under one
         result = _build_with_progress(renderer, target, app_id, show=not json)
     manifest = result.manifest
-    if json:
-        print_json({"out": str(result.out), "inputs_digest": manifest["inputs_digest"], "apps": len(manifest["apps"]),
-                    "files": len(manifest["files"]), "changed": result.changed, "removed": result.removed,
-                    "overrides": manifest["overrides"]})
-        return
-    stdout.print(styled(("rendered", "green"), f" {len(manifest['apps'])} apps, {len(manifest['files'])} files "
-                        f"into {result.out}: {len(result.changed)} changed, {len(result.removed)} removed"))
-    if manifest["overrides"]:
-        stdout.print(f"  project overrides: {', '.join(manifest['overrides'])}")
+
+    def human() -> None:
+        stdout.print(styled(("rendered", "green"), f" {len(manifest['apps'])} apps, {len(manifest['files'])} files "
+                            f"into {result.out}: {len(result.changed)} changed, {len(result.removed)} removed"))
+        if manifest["overrides"]:
+            stdout.print(f"  project overrides: {', '.join(manifest['overrides'])}")
+
+    print_result(json, {"out": str(result.out), "inputs_digest": manifest["inputs_digest"],
+                        "apps": len(manifest["apps"]), "files": len(manifest["files"]), "changed": result.changed,
+                        "removed": result.removed, "overrides": manifest["overrides"]}, human)
 
 
 def _build_with_progress(renderer, target: Path, app_id: str | None, show: bool):

@@ -73,25 +73,25 @@ def status(name: NameOption = "default", json: JsonOption = False) -> None:
     from regionkit import sandbox
 
     report = sandbox.status(name)
-    if json:
-        from regionkit.cli.output import print_json
+    from regionkit.cli.output import print_result
 
-        print_json({"name": report.name, "up": report.up, "subnet": report.subnet,
+    def human() -> None:
+        from regionkit.cli.output import stdout, styled
+
+        if not report.up:
+            stdout.print(f"sandbox {name} is not up")
+            if report.leftovers:
+                stdout.print(f"  left behind by a crashed run: {', '.join(report.leftovers)}; "
+                             f"run: regionkit sandbox down --name {name}")
+            return
+        stdout.print(f"sandbox {name} on {report.subnet}")
+        _hosts_table([(h.name, h.address, "", "yes" if h.sshd else styled(("no", "red"))) for h in report.hosts],
+                     roles=False)
+
+    print_result(json, {"name": report.name, "up": report.up, "subnet": report.subnet,
                     "ssh_config": str(sandbox.state_dir(name) / "ssh_config") if report.up else None,
                     "hosts": [{"name": h.name, "address": h.address, "sshd": h.sshd} for h in report.hosts],
-                    "leftovers": list(report.leftovers)})
-        return
-    from regionkit.cli.output import stdout, styled
-
-    if not report.up:
-        stdout.print(f"sandbox {name} is not up")
-        if report.leftovers:
-            stdout.print(f"  left behind by a crashed run: {', '.join(report.leftovers)}; "
-                         f"run: regionkit sandbox down --name {name}")
-        return
-    stdout.print(f"sandbox {name} on {report.subnet}")
-    _hosts_table([(h.name, h.address, "", "yes" if h.sshd else styled(("no", "red"))) for h in report.hosts],
-                 roles=False)
+                    "leftovers": list(report.leftovers)}, human)
 
 
 def _project_here():

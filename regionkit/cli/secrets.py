@@ -25,21 +25,21 @@ def list_secrets(vault_password_file: VaultFileOption = None, json: JsonOption =
     """Names of the secrets in the vault, with when they were made or rotated."""
     _, vault = _vault(vault_password_file)
     names = vault.names()
-    if json:
-        from regionkit.cli.output import print_json
+    from regionkit.cli.output import print_result
 
-        print_json(names)
-        return
-    from rich.table import Table
+    def human() -> None:
+        from rich.table import Table
 
-    from regionkit.cli.output import stdout
+        from regionkit.cli.output import stdout
 
-    table = Table(title=f"{len(names)} secrets in {vault.path.name} (values are never shown)", title_justify="left")
-    for column in ("name", "created", "rotated"):
-        table.add_column(column)
-    for entry in names:
-        table.add_row(entry["name"], entry.get("created") or "", entry.get("rotated") or "")
-    stdout.print(table)
+        table = Table(title=f"{len(names)} secrets in {vault.path.name} (values are never shown)", title_justify="left")
+        for column in ("name", "created", "rotated"):
+            table.add_column(column)
+        for entry in names:
+            table.add_row(entry["name"], entry.get("created") or "", entry.get("rotated") or "")
+        stdout.print(table)
+
+    print_result(json, names, human)
 
 
 @app.command("generate")

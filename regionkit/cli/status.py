@@ -25,12 +25,9 @@ def status(
 
     hosts = [h.strip() for given in host for h in given.split(",") if h.strip()] if host else None
     result = run_status(Project.locate(), load_catalog(catalog), app=app_id, hosts=hosts, timeout=timeout)
-    if json:
-        from regionkit.cli.output import print_json
+    from regionkit.cli.output import print_result
 
-        print_json(result.record())
-    else:
-        _tables(result)
+    print_result(json, result.record(), lambda: _tables(result))
     if not result.ok:
         raise typer.Exit(1)
 
