@@ -133,3 +133,18 @@ def test_list_example(cli):
     records = cli.json("agreements", "list", "--example", "--json")
     assert [len(r["parties"]) - 1 for r in records] == [17, 2, 1, 1]
     assert "17" not in cli("agreements", "list", "--example", "--agreements", "x.yaml").stdout
+
+
+def test_concurrent_agreements_add_keep_every_agreement(registry: Path):
+    """Two `agreements add` processes while an edit of the registry is held: both wait for the project's edit
+    lock, then add in turn; without the lock the held edit, written last, would drop both."""
+    from regionkit.project import Project
+    from tests.locks import finish, start, wait_until_blocked
+
+    project = Project(registry.parent)
+    with project.editing(registry, check=lambda doc: [], new_file="agreements: []\n"):
+        started = [start("agreements", "add", "--number", number, "--kind", "mou", "--date", "2021-11-10",
+                         "--party", "36.01", "--agreements", registry) for number in ("MOU/1", "MOU/2")]
+        wait_until_blocked(project.edit_lock_path, started)
+    finish(started)
+    assert sorted(a.number for a in agreements.load_agreements(registry)) == ["MOU/1", "MOU/2"]

@@ -92,40 +92,20 @@ def test_commands_find_the_project_from_a_subfolder_or_with_C(cli, project, tmp_
     assert result.exit_code == 2 and "no region.yaml" in result.stderr and "regionkit init" in result.stderr
 
 
-def _waiting_on(lock: Path) -> int:
-    """How many processes wait for a flock on `lock` (the `->` lines of /proc/locks for its inode)."""
-    inode = f":{lock.stat().st_ino} "
-    return sum(1 for line in Path("/proc/locks").read_text().splitlines() if "->" in line and inode in line)
-
-
 def test_concurrent_apps_add_keep_every_addition(project):
     """Two `apps add` processes and a third edit at once: each holds the project's edit lock for its whole
     read-compute-write, so none works from a profile another has changed since, and every addition lands.
 
     This test holds the lock itself while both processes start, so both are waiting when it writes its own
     addition; a command that read region.yaml before taking the lock (or took none) would drop one of them."""
-    import os
-    import subprocess
-    import sys
-    import time
-
-    import regionkit
     from regionkit.project import Project, chosen_apps, set_choice
+    from tests.locks import finish, start, wait_until_blocked
 
     root = Project(project)
-    command = [sys.executable, "-m", "regionkit", "-C", str(project), "apps", "add"]
-    env = {**os.environ, "PYTHONPATH": str(Path(regionkit.__file__).parent.parent)}  # this checkout's regionkit
     with root.editing() as document:
-        started = [subprocess.Popen([*command, app_id], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                    env=env) for app_id in ("open-data", "sigap")]
-        deadline = time.monotonic() + 120
-        while _waiting_on(root.edit_lock_path) < 2:
-            assert time.monotonic() < deadline and all(p.poll() is None for p in started), \
-                [p.communicate() for p in started if p.poll() is not None]
-            time.sleep(0.05)
+        started = [start("-C", project, "apps", "add", app_id) for app_id in ("open-data", "sigap")]
+        wait_until_blocked(root.edit_lock_path, started)
         set_choice(document, root.profile_path, {**chosen_apps(root.profile()), "e-office": False})
-    for process in started:
-        out, err = process.communicate(timeout=120)
-        assert process.returncode == 0, err
+    finish(started)
     apps = yaml.safe_load(root.profile_path.read_text())["apps"]
     assert {"e-office", "open-data", "sigap", "sso"} <= set(apps)
