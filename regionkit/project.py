@@ -25,7 +25,7 @@ from typing import Any
 
 from regionkit.clock import utc_now
 from regionkit.errors import InputError, Location, Problem
-from regionkit.region import Profile, load_profile
+from regionkit.region import Profile, check_profile_document, load_profile
 from regionkit.selection import Choice
 from regionkit.yamldoc import YamlDocument
 
@@ -151,18 +151,12 @@ class Project:
         so that concurrent edits never lose one another. `check` validates the edited file (default: the
         profile's rules); `new_file` is the text to start from when the file does not exist. Raises as
         `yamledit.editing` does (InputError, ValidationFailed); any error leaves the file as it was."""
-        from regionkit.region import check_profile_document
         from regionkit.yamledit import editing
 
         with _flock(self.edit_lock_path, "edit", wait=True), \
                 editing(path or self.profile_path, check or (lambda doc: check_profile_document(doc)[1]),
                         new_file) as document:
             yield document
-
-    def write_choice(self, choice: Choice) -> None:
-        """Rewrite the `apps` section of region.yaml (`set_choice`) as one edit."""
-        with self.editing() as document:
-            set_choice(document, self.profile_path, choice)
 
     def write_hosts(self, hosts: list[dict[str, Any]], replaces: Callable[[Any], bool]) -> None:
         """Rewrite the `hosts` section of region.yaml: drop the entries `replaces` picks, append `hosts` (one line
