@@ -20,7 +20,7 @@ from enum import StrEnum
 from fnmatch import fnmatch
 from pathlib import Path
 
-from regionkit import runner
+from regionkit import runner, serverpaths
 from regionkit.atomic import write_atomic
 from regionkit.catalog import Catalog, Database, Kind
 from regionkit.errors import InputError, OperationFailed
@@ -33,8 +33,6 @@ CONTROL_NODE = "control node"
 PROBE_MARKER = "REGIONKIT-PROBE "
 ANSIBLE_CORE = ((2, 19), (2, 20))  # supported: at least the first, below the second (pyproject.toml's pin)
 MIN_PYTHON = (3, 9)
-APPS_ROOT = "/srv/regionkit"  # where web hosts keep releases, artifacts and unit sites
-DATA_ROOT = "/var"  # where database hosts keep their databases (/var/lib/mysql, /var/lib/postgresql)
 MIN_FREE_MB = 256  # below this (or below what the apps declare, if less) a deploy cannot finish
 MIN_MEMORY_MB = 1024  # a host with less memory in total cannot run the web or database stack
 DB_ENGINE_MEMORY_MB = 512  # what one database server needs, on top of the apps
@@ -103,7 +101,7 @@ class PortUse:
             return True
         if self.app is None:
             return False
-        root = f"{APPS_ROOT}/apps/{self.app}"
+        root = serverpaths.APP_ROOT.format(id=self.app)
         cwd, cmdline = listener.get("cwd") or "", listener.get("cmdline") or ""
         return cwd == root or cwd.startswith(root + "/") or root + "/" in cmdline
 
@@ -125,9 +123,9 @@ class HostNeeds:
 
 
 def host_needs(profile: Profile, catalog: Catalog) -> dict[str, HostNeeds]:
-    """Per host: web hosts run nginx (port 80) and hold every chosen installable app (disk at /srv/regionkit,
+    """Per host: web hosts run nginx (port 80) and hold every chosen installable app (disk at serverpaths.ROOT,
     memory, each service app's upstream port); database hosts hold the databases of the apps that have one
-    (the same declared disk again at /var, DB_ENGINE_MEMORY_MB per engine, 3306 and/or 5432)."""
+    (the same declared disk again at serverpaths.DATA, DB_ENGINE_MEMORY_MB per engine, 3306 and/or 5432)."""
     from regionkit.render_context import build_contexts
 
     apps = [catalog.apps[a] for a in profile.apps if a in catalog.apps and catalog.apps[a].installable]
@@ -139,14 +137,14 @@ def host_needs(profile: Profile, catalog: Catalog) -> dict[str, HostNeeds]:
     for host in profile.hosts:
         need = needs[host.name] = HostNeeds()
         if HostRole.WEB in host.roles:
-            need.disk_mb[APPS_ROOT] = sum(a.resources.disk_mb for a in apps)
+            need.disk_mb[serverpaths.ROOT] = sum(a.resources.disk_mb for a in apps)
             need.memory_mb += sum(a.resources.memory_mb for a in apps)
             need.claim(WEB_PORT, PortUse("nginx", ("nginx",)))
             for app in apps:
                 if serves(app) == "service":
                     need.claim(upstream[app.id], PortUse(f"app {app.id}", app=app.id))
         if HostRole.DB in host.roles and with_db:
-            need.disk_mb[DATA_ROOT] = sum(a.resources.disk_mb for a in with_db)
+            need.disk_mb[serverpaths.DATA] = sum(a.resources.disk_mb for a in with_db)
             need.memory_mb += DB_ENGINE_MEMORY_MB * len(engines)
             for engine in engines:
                 name = "MariaDB" if engine == Database.MARIADB else "PostgreSQL"

@@ -22,7 +22,7 @@ from typing import Any
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
-from regionkit import __version__
+from regionkit import __version__, serverpaths
 from regionkit.branding import branding_files, initials_of
 from regionkit.catalog import Catalog, Kind
 from regionkit.confined import project_files, read_project_file
@@ -101,6 +101,7 @@ class Renderer:
             autoescape=lambda name: bool(name) and name.removesuffix(TEMPLATE_SUFFIX).endswith((".html", ".xml")),
         )
         self.env.filters.update(FILTERS)
+        self.env.globals["server_paths"] = serverpaths.LAYOUT  # name -> server path or pattern ({id})
         self.contexts = build_contexts(profile, catalog, __version__)
 
     # -- planning -------------------------------------------------------------------------------------------

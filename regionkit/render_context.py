@@ -10,11 +10,9 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from regionkit import serverpaths
 from regionkit.catalog import INSTALLABLE_KINDS, Catalog, Database, Kind
 from regionkit.region import HostRole, Profile
-
-SECRETS_DIR = "/etc/regionkit/secrets"
-APPS_DIR = "/srv/regionkit/apps"
 
 
 @dataclass(frozen=True)
@@ -162,7 +160,8 @@ def build_contexts(profile: Profile, catalog: Catalog, kit_version: str) -> list
             database = DatabaseView(
                 engine=engine, host=db_host.address if db_host else "127.0.0.1",
                 port=3306 if engine == "mariadb" else 5432, name=app_id.replace("-", "_"),
-                user=app_id.replace("-", "_")[:32], password_file=f"{SECRETS_DIR}/{app_id}/db_password",
+                user=app_id.replace("-", "_")[:32],
+                password_file=f"{serverpaths.APP_SECRETS.format(id=app_id)}/db_password",
             )
         fqdn = app_fqdn(app_id, profile) if installable else None
         view = AppView(
@@ -172,8 +171,8 @@ def build_contexts(profile: Profile, catalog: Catalog, kit_version: str) -> list
             ports=tuple(getattr(app, "ports", ())),
             memory_mb=app.resources.memory_mb if installable else None,
             upstream_port=8000 + zlib.crc32(app_id.encode()) % 1000 if installable else None,
-            root=f"{APPS_DIR}/{app_id}", database=database,
-            settings=dict(profile.choice(app_id).settings), secrets_dir=f"{SECRETS_DIR}/{app_id}",
+            root=serverpaths.APP_ROOT.format(id=app_id), database=database,
+            settings=dict(profile.choice(app_id).settings), secrets_dir=serverpaths.APP_SECRETS.format(id=app_id),
             units=tuple(u for u in units if app.kind == Kind.UNIT_SITE and u.kind in app.unit_kinds),
             android_package=_android_package(profile, app) if app.kind == Kind.ANDROID else None,
             min_sdk=app.android.min_sdk if app.kind == Kind.ANDROID else None,

@@ -15,9 +15,11 @@ from conftest import with_hosts
 from regionkit import preflight
 from regionkit.catalog import load_catalog
 from regionkit.errors import InputError
-from regionkit.preflight import APPS_ROOT, DATA_ROOT, HostNeeds, PortUse, Severity, evaluate, host_needs, select_hosts
+from regionkit.preflight import HostNeeds, PortUse, Severity, evaluate, host_needs, select_hosts
 from regionkit.project import Project
 from regionkit.region import load_profile
+from regionkit.serverpaths import DATA as DATA_ROOT
+from regionkit.serverpaths import ROOT as APPS_ROOT
 
 REPO = Path(__file__).resolve().parent.parent
 

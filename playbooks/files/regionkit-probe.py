@@ -1,7 +1,8 @@
 """regionkit-probe: what `regionkit preflight` needs to know about a host, as one JSON line. Changes nothing.
 
 Run by playbooks/preflight.yml through ansible.builtin.raw (no Ansible module, so that the Python itself is
-one of the things checked). Prints `REGIONKIT-PROBE {...}`:
+one of the things checked), with the paths whose free space counts as arguments (regionkit_paths.root and
+.data). Prints `REGIONKIT-PROBE {...}`:
     {"python": [3, 11, 2], "os": {"id", "version_id", "pretty_name"}, "user": {"uid", "passwordless_sudo"},
      "disk": [{"path", "checked", "device", "free_mb", "total_mb"}], "memory": {"total_mb", "available_mb"},
      "listeners": [{"address", "port", "pid", "process", "cmdline", "cwd"}], "timezone": "Asia/Jakarta"}
@@ -16,7 +17,6 @@ import subprocess
 import sys
 
 MARKER = "REGIONKIT-PROBE "
-DISK_PATHS = ("/srv/regionkit", "/var")
 
 
 def os_release():
@@ -150,7 +150,7 @@ def timezone():
 
 def main():
     facts = {"python": list(sys.version_info[:3]), "os": os_release(), "user": user(),
-             "disk": [disk(p) for p in DISK_PATHS], "memory": memory(), "listeners": listeners(),
+             "disk": [disk(p) for p in sys.argv[1:]], "memory": memory(), "listeners": listeners(),
              "timezone": timezone()}
     sys.stdout.write(MARKER + json.dumps(facts, sort_keys=True) + "\n")
 

@@ -29,7 +29,7 @@ function rkw_env_file(): string
     if ($path !== '') {
         return $path;
     }
-    // /srv/regionkit/apps/<id>/releases/<version>/lib -> /srv/regionkit/apps/<id>/shared/app.env
+    // <app root>/releases/<version>/lib -> <app root>/shared/app.env
     $conventional = dirname(__DIR__, 3) . '/shared/app.env';
     return is_file($conventional) ? $conventional : '';
 }
