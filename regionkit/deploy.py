@@ -32,16 +32,14 @@ from regionkit.atomic import write_atomic
 from regionkit.catalog import Catalog
 from regionkit.clock import utc_now
 from regionkit.errors import InputError, Location
-from regionkit.inventory import STATE_DIR, app_entries, write_run_files
+from regionkit.inventory import STATE_DIR, app_entries, deploy_variables, inventory
 from regionkit.project import Project
 from regionkit.region import HostRole
-from regionkit.resources import kit_path
-from regionkit.secrets import VAULT_FILE, Vault, redact, required_secrets, vault_password
+from regionkit.runspec import RECORDED, REMOVED, RunSpec, playbook_run
+from regionkit.secrets import VAULT_FILE, Vault, VaultPassword, redact, required_secrets, vault_password
 
 RUNS_DIR = f"{STATE_DIR}/runs"
 MAX_EVENTS_BYTES = 256 * 1024 * 1024  # a run's events.jsonl, read whole when a killed run is settled
-RECORD_TASK = "regionkit: record deployed release"
-REMOVE_TASK = "regionkit: record removed app"  # playbooks/tasks/remove-app.yml
 PLATFORM = "(platform)"  # results of tasks that belong to no single app: base, databases, web server
 
 
@@ -140,16 +138,15 @@ def deploy(project: Project, catalog: Catalog, options: DeployOptions,
         if options.app is not None:
             apps = [a for a in apps if a["id"] == options.app]
         apps = [a for a in apps if a["id"] not in skipped]
-        files = write_run_files(project.root, profile, apps, project.root / "build", tuned=options.tuned,
-                                playbooks=options.playbooks, apt_repo=options.apt_repo, chosen=chosen)
+        spec = playbook_run(project.root, inventory(profile), "site.yml",
+                            deploy_variables(profile, apps, project.root / "build", apt_repo=options.apt_repo,
+                                             chosen=chosen),
+                            playbooks=options.playbooks, tuned=options.tuned, limit=options.limit,
+                            vault_file=project.root / VAULT_FILE, check=options.check)
+        spec.write()
         record = _RunRecord(project, "check" if options.check else "deploy", secret_values,
                             _ledger_context(profile, catalog, options, apps, carried))
-        with _password_pipe(password, options.vault_password_file) as (password_path, password_fds):
-            extra = ["-e", f"@{project.root / VAULT_FILE}", "--vault-password-file", password_path]
-            if options.check:
-                extra += ["--check", "--diff"]
-            outcome = _run_playbook("site.yml", files, extra, record, options, skipped, on_event,
-                                    (lock, *password_fds))
+        outcome = _run_playbook(spec, record, options, skipped, on_event, lock, password)
         result = record.conclude(outcome)
         result.urls = _urls(profile, apps)
         with record.written():
@@ -196,36 +193,29 @@ def undeploy(project: Project, catalog: Catalog, app_ids: list[str], options: De
         versions = {r.app: r.version for r in running}
         apps = [{"id": a, "version": versions.get(a) or (catalog.apps[a].version if a in catalog.apps else None),
                  "config_digest": None} for a in app_ids]
-        files = write_run_files(project.root, profile, [], project.root / "build", tuned=options.tuned,
-                                playbooks=options.playbooks, removing=apps)
+        spec = playbook_run(project.root, inventory(profile), "remove.yml",
+                            deploy_variables(profile, [], project.root / "build", removing=apps),
+                            playbooks=options.playbooks, tuned=options.tuned, limit=options.limit)
+        spec.write()
         record = _RunRecord(project, "removal", [], _ledger_context(profile, catalog, options, apps, {}))
-        outcome = _run_playbook("remove.yml", files, [], record, options, [], on_event, (lock,))
+        outcome = _run_playbook(spec, record, options, [], on_event, lock, None)
         result = record.conclude(outcome)
         with record.written():
             _record_in_ledger(project, record.meta, result.apps, result.failures, record.result["finished"])
         return result
 
 
-def _run_playbook(playbook: str, files, extra_args: list[str], record: _RunRecord, options: DeployOptions,
-                  skipped: list[str], on_event: Callable[[dict], None], keep_fds: tuple[int, ...]
-                  ) -> runner.Outcome:
-    """ansible-playbook with the run's inventory, vars and config; every event to the record and `on_event`.
-
-    `keep_fds` (the project lock, the password pipe) are inherited by the playbook."""
-    argv = [runner.ansible_playbook(), str((options.playbooks or kit_path("playbooks")) / playbook),
-            "-i", str(files.inventory), "-e", f"@{files.variables}", *extra_args]
-    if options.limit:
-        argv += ["--limit", options.limit]
-    env = {**os.environ, "ANSIBLE_CONFIG": str(files.config), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_FORCE_COLOR": "0", "PYTHONUNBUFFERED": "1"}
-    env["PATH"] = f"{Path(runner.ansible_playbook()).parent}:{env.get('PATH', '')}"
-    record.start(argv, options, skipped)
-
+def _run_playbook(spec: RunSpec, record: _RunRecord, options: DeployOptions, skipped: list[str],
+                  on_event: Callable[[dict], None], lock: int, password: VaultPassword | None) -> runner.Outcome:
+    """Run `spec` holding the project `lock` (inherited by the playbook); every event to the record and
+    `on_event`. With `password` the vault is opened through a pipe (or the file the options name)."""
     def handle(event: dict) -> None:
         record.event(event)
         on_event(event)
 
-    return runner.run(argv, env, handle, record.folder / "ansible.log", keep_fds)
+    return spec.run(handle, record.folder / "ansible.log", keep_fds=(lock,), password=password,
+                    password_file=options.vault_password_file if password is not None else None,
+                    on_start=lambda argv: record.start(argv, options, skipped))
 
 
 def _preflight(project: Project, catalog: Catalog, profile, options: DeployOptions,
@@ -410,30 +400,6 @@ class _LocalArtifact:
     sha256: str
 
 
-@contextmanager
-def _password_pipe(password, given: Path | None) -> Iterator[tuple[str, tuple[int, ...]]]:
-    """(--vault-password-file argument, fds the playbook must inherit): the file given, else a pipe holding
-    the password, read by ansible-playbook as /dev/fd/N; the password never touches the disk."""
-    if given is not None:
-        yield str(given), ()
-        return
-    data = password.value + b"\n"
-    read, write = os.pipe()
-    try:
-        if len(data) > fcntl.fcntl(write, fcntl.F_GETPIPE_SZ):
-            fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, len(data))
-        view = memoryview(data)
-        while view:
-            view = view[os.write(write, view):]
-        os.close(write)
-        write = -1
-        yield f"/dev/fd/{read}", (read,)
-    finally:
-        os.close(read)
-        if write != -1:
-            os.close(write)
-
-
 class _RunRecord:
     """The folder that keeps what a run did, secrets redacted."""
 
@@ -519,7 +485,7 @@ def summarise(events: list[dict]) -> tuple[dict[str, dict], dict[str, dict], lis
             bucket["hosts"].append(host)
         if status == "changed" and event["task"] not in bucket["changed_tasks"]:
             bucket["changed_tasks"].append(event["task"])
-        if (event["task"] in (RECORD_TASK, REMOVE_TASK) and status in ("ok", "changed")
+        if (event.get("phase") in (RECORDED, REMOVED) and status in ("ok", "changed")
                 and host not in bucket["recorded_on"]):
             bucket["recorded_on"].append(host)
         if status in ("failed", "unreachable"):

@@ -21,13 +21,12 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from regionkit import runner
-from regionkit.atomic import write_atomic
 from regionkit.catalog import Catalog, Database, Kind
 from regionkit.errors import InputError, OperationFailed
-from regionkit.inventory import STATE_DIR, ansible_config, ansible_yaml, inventory, serves
+from regionkit.inventory import STATE_DIR, inventory, serves
 from regionkit.project import Project
 from regionkit.region import Host, HostRole, Profile
-from regionkit.resources import kit_path
+from regionkit.runspec import playbook_run
 
 PREFLIGHT_DIR = f"{STATE_DIR}/preflight"
 CONTROL_NODE = "control node"
@@ -360,20 +359,14 @@ def _vault_password(project: Project, explicit: Path | None, interactive: bool) 
 def probe(project: Project, profile: Profile, host_names: list[str], tuned: bool = True) -> dict[str, dict | str]:
     """Run playbooks/preflight.yml on the hosts: host name -> the probe's facts, or why there are none."""
     folder = project.root / PREFLIGHT_DIR
-    config = ansible_config(folder, tuned)  # first: it refuses a project path it cannot hold
     answers = folder / "answers"
+    spec = playbook_run(project.root, inventory(profile), "preflight.yml",
+                        {"regionkit_preflight_dir": str(answers)}, folder=PREFLIGHT_DIR, tuned=tuned,
+                        limit=",".join(host_names))
+    spec.write()  # first: it refuses a project path it cannot hold
     shutil.rmtree(answers, ignore_errors=True)
     answers.mkdir(parents=True)
-    write_atomic(folder / "inventory.yml", ansible_yaml(inventory(profile)))
-    write_atomic(folder / "vars.yml", ansible_yaml({"regionkit_preflight_dir": str(answers)}))
-    write_atomic(folder / "ansible.cfg", config)
-    playbook = runner.ansible_playbook()
-    argv = [playbook, str(kit_path("playbooks", "preflight.yml")), "-i", str(folder / "inventory.yml"),
-            "-e", f"@{folder / 'vars.yml'}", "--limit", ",".join(host_names)]
-    env = {**os.environ, "ANSIBLE_CONFIG": str(folder / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_FORCE_COLOR": "0", "PYTHONUNBUFFERED": "1"}
-    env["PATH"] = f"{Path(playbook).parent}:{env.get('PATH', '')}"
-    outcome = runner.run(argv, env, lambda event: None, folder / "ansible.log")
+    outcome = spec.run(lambda event: None, folder / "ansible.log")
     if outcome.interrupted:
         raise KeyboardInterrupt
     problems: dict[str, str] = {}
