@@ -38,7 +38,7 @@ from typing import IO, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from regionkit import __version__
-from regionkit.atomic import sync_dir, write_atomic
+from regionkit.atomic import swap_in, write_atomic
 from regionkit.catalog import Catalog
 from regionkit.clock import utc_now
 from regionkit.digests import CHUNK, sha256_bytes, sha256_file, sha256_stream
@@ -136,8 +136,7 @@ def _create(project: Project, catalog: Catalog, out: Path, private_key, vault_pa
         _write_tar(stage, partial, int(datetime.now(UTC).timestamp()))
     public = private_key.public_key() if private_key is not None else None
     verified = verify(partial, public_key=public)
-    os.replace(partial, out)
-    sync_dir(out.parent)
+    swap_in(partial, out)
     verified.path = out
     return verified
 
@@ -523,11 +522,10 @@ def extract(path: Path, dest: Path, public_key: Any = None) -> Verified:
                 with open(staging / DEBS_ARCHIVE, "wb") as out:
                     _pack_debs(staging, out)
             os.chmod(staging, 0o700)
-            os.replace(staging, dest)
+            swap_in(staging, dest)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    sync_dir(dest.parent)
     return verified
 
 
