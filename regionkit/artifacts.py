@@ -100,6 +100,16 @@ def store_location(store: str, base: Path) -> str:
     return str(path if path.is_absolute() else Path(os.path.abspath(base / path)))
 
 
+def project_store(profile: Any, profile_path: Path) -> str:
+    """The artifact store region.yaml (`profile_path`, its profile `profile`) names, as `resolve` takes it
+    (`store_location`). InputError naming region.yaml's `artifacts` when it names none."""
+    if profile.artifacts is None:
+        raise InputError("no artifact store is named", Location(profile_path, field="artifacts"),
+                         hint="run `regionkit artifacts build-demo` for the reference workload, or set "
+                              "`artifacts: {store: DIR-or-URL}`")
+    return store_location(profile.artifacts.store, Path(profile_path).parent)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The reference workload and its reproducible archive
 

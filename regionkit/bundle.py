@@ -97,23 +97,19 @@ def create(project: Project, catalog: Catalog, out: Path, *, sign_key: Path | No
 def _create(project: Project, catalog: Catalog, out: Path, private_key, vault_password_file: Path | None,
             prompt: Callable[[], str] | None, progress: Callable[[str], None], apt_cache: Path | None) -> Verified:
     from regionkit import debs
-    from regionkit.deploy import resolve_artifacts
-    from regionkit.project_checks import check_project
-    from regionkit.render import Renderer
-    from regionkit.secrets import Vault, required_secrets, vault_password
+    from regionkit.rollout import Rollout
 
-    profile = check_project(project.profile_path, catalog).checked_profile(
-        f"{project.profile_path}: fix these before bundling")
-    vault = Vault(project.root, vault_password(project.root, vault_password_file, prompt))
-    vault.ensure(required_secrets(profile, catalog))  # the field gets every secret, generated here
+    rollout = Rollout.open(project, catalog, "bundling")
+    profile = rollout.profile
+    rollout.unlock(vault_password_file, prompt)  # the field gets every secret, generated here
     with tempfile.TemporaryDirectory(prefix=".regionkit-bundle-", dir=out.parent) as scratch:
         stage = Path(scratch) / "stage"
         progress("project")
         _copy_project(project.root, stage / PROJECT, profile)
         progress("render")
-        Renderer(stage / PROJECT, profile, catalog).build(stage / PROJECT / "build")
+        rollout.render(stage / PROJECT)
         progress("artifacts")
-        _copy_artifacts(resolve_artifacts(project, profile, catalog), catalog, stage / "artifacts")
+        _copy_artifacts(rollout.fetch_artifacts(), catalog, stage / "artifacts")
         if (stage / "artifacts").is_dir():
             Project(stage / PROJECT).write_artifacts_store("../artifacts")
         progress("playbooks")
@@ -488,6 +484,12 @@ def _check_members(path: Path, members: list[tarfile.TarInfo]) -> dict[str, tarf
                 raise _refused(path, f"{parent!r}: both a file and a folder", parent)
             folders.add(parent)
     return found
+
+
+def default_workdir(file: Path) -> Path:
+    """Where a bundle is extracted unless told: next to it, its name without `.tar`."""
+    file = Path(file)
+    return file.with_suffix("") if file.suffix == ".tar" else file.with_name(file.name + ".d")
 
 
 def extract(path: Path, dest: Path, public_key: Any = None) -> Verified:

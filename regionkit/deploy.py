@@ -32,11 +32,12 @@ from regionkit.atomic import write_atomic
 from regionkit.catalog import Catalog
 from regionkit.clock import utc_now
 from regionkit.errors import InputError, Location
-from regionkit.inventory import STATE_DIR, app_entries, deploy_variables, inventory
+from regionkit.inventory import STATE_DIR, deploy_variables, inventory
 from regionkit.project import Project
 from regionkit.region import HostRole
+from regionkit.rollout import BUILD_DIR, Rollout
 from regionkit.runspec import RECORDED, REMOVED, RunSpec, playbook_run
-from regionkit.secrets import VAULT_FILE, Vault, VaultPassword, redact, required_secrets, vault_password
+from regionkit.secrets import VAULT_FILE, VaultPassword, redact
 
 RUNS_DIR = f"{STATE_DIR}/runs"
 MAX_EVENTS_BYTES = 256 * 1024 * 1024  # a run's events.jsonl, read whole when a killed run is settled
@@ -52,8 +53,6 @@ class DeployOptions:
     vault_password_file: Path | None = None
     tuned: bool = True
     agreement: str | None = None  # the MoU/PKS number (agreements.yaml) the ledger entries refer to
-    playbooks: Path | None = None  # another playbooks folder than the kit's (a field bundle's)
-    apt_repo: Path | None = None  # a tar of a flat apt repository the hosts install packages from (a bundle's)
     preflight: bool = False  # run regionkit.preflight first; its blockers stop the deploy (PreflightFailed)
     operator: str = field(default_factory=lambda: os.environ.get("REGIONKIT_OPERATOR") or getpass.getuser())
 
@@ -104,17 +103,13 @@ def project_lock(project: Project, purpose: str = "deploy") -> Iterator[int]:
         handle.close()
 
 
-def deploy(project: Project, catalog: Catalog, options: DeployOptions,
-           on_event: Callable[[dict], None] = lambda event: None, prompt: Callable[[], str] | None = None
-           ) -> RunResult:
-    """Render, then run the playbook against the region's hosts; always leaves a run record."""
-    from regionkit.project_checks import check_project
-    from regionkit.render import Renderer
-
+def deploy(rollout: Rollout, options: DeployOptions, on_event: Callable[[dict], None] = lambda event: None,
+           prompt: Callable[[], str] | None = None) -> RunResult:
+    """Prepare `rollout` (render, secrets, artifacts, plan), then run the playbook against the region's hosts
+    (its bundle's playbooks and packages when it came from one); always leaves a run record."""
+    project, catalog, profile = rollout.project, rollout.catalog, rollout.profile
     with project_lock(project) as lock:
         settle_abandoned_runs(project)
-        profile = check_project(project.profile_path, catalog).checked_profile(
-            f"{project.profile_path}: fix these before deploying")
         if not profile.hosts:
             raise InputError("no hosts in region.yaml", hint="add servers, or `regionkit sandbox up 2` to rehearse")
         if options.app is not None and options.app not in profile.apps:
@@ -122,14 +117,9 @@ def deploy(project: Project, catalog: Catalog, options: DeployOptions,
         if options.agreement is not None:
             _check_agreement(project, options.agreement)
         if options.preflight:
-            _preflight(project, catalog, profile, options, on_event, interactive=None if prompt else False)
-        build = Renderer(project.root, profile, catalog).build(project.root / "build")
-        password = vault_password(project.root, options.vault_password_file, prompt)
-        vault = Vault(project.root, password)
-        vault.ensure(required_secrets(profile, catalog))
-        secret_values = vault.values()
-        artifacts = resolve_artifacts(project, profile, catalog)
-        apps = chosen = app_entries(profile, catalog, build.manifest, artifacts)
+            _preflight(rollout, options, on_event, interactive=None if prompt else False)
+        rollout.prepare(options.vault_password_file, prompt)
+        apps = chosen = rollout.apps
         carried: dict[str, str] = {}
         if options.resume:
             converged = _converged_in_last_run(project)
@@ -139,14 +129,14 @@ def deploy(project: Project, catalog: Catalog, options: DeployOptions,
             apps = [a for a in apps if a["id"] == options.app]
         apps = [a for a in apps if a["id"] not in skipped]
         spec = playbook_run(project.root, inventory(profile), "site.yml",
-                            deploy_variables(profile, apps, project.root / "build", apt_repo=options.apt_repo,
+                            deploy_variables(profile, apps, project.root / BUILD_DIR, apt_repo=rollout.apt_repo,
                                              chosen=chosen),
-                            playbooks=options.playbooks, tuned=options.tuned, limit=options.limit,
+                            playbooks=rollout.playbooks, tuned=options.tuned, limit=options.limit,
                             vault_file=project.root / VAULT_FILE, check=options.check)
         spec.write()
-        record = _RunRecord(project, "check" if options.check else "deploy", secret_values,
+        record = _RunRecord(project, "check" if options.check else "deploy", rollout.secret_values,
                             _ledger_context(profile, catalog, options, apps, carried))
-        outcome = _run_playbook(spec, record, options, skipped, on_event, lock, password)
+        outcome = _run_playbook(spec, record, options, skipped, on_event, lock, rollout.password)
         result = record.conclude(outcome)
         result.urls = _urls(profile, apps)
         with record.written():
@@ -194,8 +184,8 @@ def undeploy(project: Project, catalog: Catalog, app_ids: list[str], options: De
         apps = [{"id": a, "version": versions.get(a) or (catalog.apps[a].version if a in catalog.apps else None),
                  "config_digest": None} for a in app_ids]
         spec = playbook_run(project.root, inventory(profile), "remove.yml",
-                            deploy_variables(profile, [], project.root / "build", removing=apps),
-                            playbooks=options.playbooks, tuned=options.tuned, limit=options.limit)
+                            deploy_variables(profile, [], project.root / BUILD_DIR, removing=apps),
+                            tuned=options.tuned, limit=options.limit)
         spec.write()
         record = _RunRecord(project, "removal", [], _ledger_context(profile, catalog, options, apps, {}))
         outcome = _run_playbook(spec, record, options, [], on_event, lock, None)
@@ -218,12 +208,12 @@ def _run_playbook(spec: RunSpec, record: _RunRecord, options: DeployOptions, ski
                     on_start=lambda argv: record.start(argv, options, skipped))
 
 
-def _preflight(project: Project, catalog: Catalog, profile, options: DeployOptions,
-               on_event: Callable[[dict], None], interactive: bool | None) -> None:
+def _preflight(rollout: Rollout, options: DeployOptions, on_event: Callable[[dict], None],
+               interactive: bool | None) -> None:
     """Check the control node and the hosts before anything changes; blockers raise PreflightFailed."""
     from regionkit.preflight import PreflightFailed, run_preflight
 
-    report = run_preflight(project, catalog, profile=profile, limit=options.limit, interactive=interactive,
+    report = run_preflight(rollout, limit=options.limit, interactive=interactive,
                            vault_password_file=options.vault_password_file, tuned=options.tuned)
     on_event({"event": "preflight", "report": report})
     if not report.ok:
@@ -367,37 +357,6 @@ def _converged_in_last_run(project: Project) -> dict[str, str]:
     digests = dict(previous.get("converged", {}))
     digests.update(previous.get("carried_over", {}))
     return digests
-
-
-def resolve_artifacts(project: Project, profile, catalog: Catalog) -> dict[str, Any]:
-    """app id -> local path and sha256 of the artifact each chosen app needs: a copy in the project's cache
-    (`.regionkit/cache/artifacts/`) whose sha256 and size were checked here, on the control node, whatever the
-    store (folder or URL); the playbook copies that file, never the store's. OperationFailed naming the app
-    and both sha256 when the store's file is not the one its index names."""
-    from regionkit.artifacts import fetch, resolve
-
-    needing = [a for a in profile.apps if a in catalog.apps and catalog.apps[a].installable
-               and catalog.apps[a].kind.value != "unit-site"]
-    if not needing:
-        return {}
-    if profile.artifacts is None:
-        raise InputError("region.yaml names no artifact store (artifacts: {store: ...})",
-                         hint="`regionkit artifacts build-demo` makes the kit's demo store")
-    store = profile.artifacts.store
-    if "://" not in store and not Path(store).is_absolute():
-        store = str(project.root / store)
-    cache = project.root / STATE_DIR / "cache" / "artifacts"
-    found = {}
-    for app_id in needing:
-        artifact = resolve(store, app_id, catalog.apps[app_id].version)
-        found[app_id] = _LocalArtifact(fetch(artifact, cache), artifact.sha256)
-    return found
-
-
-@dataclass(frozen=True)
-class _LocalArtifact:
-    path: Path
-    sha256: str
 
 
 class _RunRecord:

@@ -26,6 +26,7 @@ from regionkit.errors import InputError, OperationFailed
 from regionkit.inventory import STATE_DIR, inventory, serves
 from regionkit.project import Project
 from regionkit.region import Host, HostRole, Profile
+from regionkit.rollout import Rollout
 from regionkit.runspec import playbook_run
 
 PREFLIGHT_DIR = f"{STATE_DIR}/preflight"
@@ -229,18 +230,14 @@ def _holder(listener: dict) -> str:
     return f"{listener['process']} (pid {listener['pid']}{command})"
 
 
-def run_preflight(project: Project, catalog: Catalog, *, profile: Profile | None = None, limit: str | None = None,
-                  vault_password_file: Path | None = None, interactive: bool | None = None,
-                  tuned: bool = True) -> PreflightReport:
-    """Check the control node, then probe the hosts (`limit`: host names, roles or patterns) and judge them.
+def run_preflight(rollout: Rollout, *, limit: str | None = None, vault_password_file: Path | None = None,
+                  interactive: bool | None = None, tuned: bool = True) -> PreflightReport:
+    """Check the control node, then probe the hosts of `rollout` (`limit`: host names, roles or patterns) and
+    judge them against what its apps need.
 
     `interactive`: whether a missing vault password could be asked for (default: stdin is a terminal)."""
     started = time.monotonic()
-    if profile is None:
-        from regionkit.project_checks import check_project
-
-        profile = check_project(project.profile_path, catalog).checked_profile(
-            f"{project.profile_path}: fix these first")
+    project, catalog, profile = rollout.project, rollout.catalog, rollout.profile
     hosts = select_hosts(profile, limit)
     if interactive is None:
         interactive = sys.stdin.isatty()

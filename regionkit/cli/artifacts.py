@@ -22,17 +22,6 @@ def _installable_chosen(loaded, profile) -> list:
     return [loaded.apps[a] for a in order if a in profile.apps and needs_artifact(loaded.apps[a])]
 
 
-def _project_store(project, profile) -> str:
-    from regionkit.artifacts import store_location
-    from regionkit.errors import InputError, Location
-
-    if profile.artifacts is None:
-        raise InputError("no artifact store is named", Location(project.profile_path, field="artifacts"),
-                         hint="run `regionkit artifacts build-demo` for the reference workload, or set "
-                              "`artifacts: {store: DIR-or-URL}`")
-    return store_location(profile.artifacts.store, project.root)
-
-
 def _store_value(dest: Path, root: Path) -> str:
     """How region.yaml names the store: relative to the project when inside it."""
     import os
@@ -104,10 +93,10 @@ def build_demo(
 
 def _rows(project, loaded, profile):
     """For every chosen app that needs an artifact: (app, artifact or None, problem or None), and the store."""
-    from regionkit.artifacts import Store
+    from regionkit.artifacts import Store, project_store
     from regionkit.errors import InputError
 
-    store = Store.open(_project_store(project, profile))
+    store = Store.open(project_store(profile, project.profile_path))
     rows = []
     for entry in _installable_chosen(loaded, profile):
         try:

@@ -43,16 +43,11 @@ def deploy(
     options = DeployOptions(check=check, resume=resume, app=app_id, limit=limit, agreement=agreement,
                             vault_password_file=vault_password_file, tuned=not stock_ansible,
                             preflight=not skip_preflight)
-    project = None
-    if bundle is not None:
-        from regionkit.cli.bundle import open_for_deploy
-
-        project = open_for_deploy(bundle, workdir, public_key, options, quiet=json)
-    elif workdir is not None or public_key is not None:
+    if bundle is None and (workdir is not None or public_key is not None):
         from regionkit.errors import InputError
 
         raise InputError("--workdir and --public-key go with --bundle FILE")
-    _run(options, catalog, json, plan=False, project=project)
+    _run(options, catalog, json, plan=False, bundle=(bundle, workdir, public_key) if bundle is not None else None)
 
 
 def undeploy(
@@ -95,19 +90,36 @@ def plan(
          catalog, json, plan=True)
 
 
-def _run(options, catalog_path, as_json: bool, plan: bool, project=None) -> None:
+def _run(options, catalog_path, as_json: bool, plan: bool, bundle=None) -> None:
+    """Deploy (or plan) the project here, or with `bundle` = (file, workdir, public key) the one it holds."""
     from regionkit.catalog import load_catalog
     from regionkit.cli import deploy_view
     from regionkit.cli import preflight as preflight_cli
     from regionkit.deploy import deploy as run_deploy
     from regionkit.project import Project
+    from regionkit.rollout import Rollout
 
-    project = project or Project.locate()
+    catalog = load_catalog(catalog_path)
+    if bundle is None:
+        rollout = Rollout.open(Project.locate(), catalog, "planning" if plan else "deploying")
+    else:
+        rollout = Rollout.from_bundle(bundle[0], catalog, workdir=bundle[1], public_key=bundle[2])
+        if not as_json:
+            _announce(rollout)
     view = deploy_view.Progress(enabled=not as_json)
     on_event = preflight_cli.showing_preflight(view.on_event, enabled=not as_json)
     with preflight_cli.refusal_as_json(as_json):
-        result = run_deploy(project, load_catalog(catalog_path), options, on_event, prompt=deploy_view.ask_password)
+        result = run_deploy(rollout, options, on_event, prompt=deploy_view.ask_password)
     _show(result, as_json, plan)
+
+
+def _announce(rollout) -> None:
+    """The bundle's warnings, and where the deploy runs from (stderr)."""
+    from regionkit.cli.output import labelled, stderr
+
+    for warning in rollout.bundle.warnings:
+        stderr.print(labelled(warning, "warning:", "yellow"))
+    stderr.print(f"bundle verified ({rollout.bundle.files} files); deploying from {rollout.project.root.parent}")
 
 
 def _show(result, as_json: bool, plan: bool) -> None:

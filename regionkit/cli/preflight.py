@@ -23,9 +23,10 @@ def preflight(
     from regionkit.catalog import load_catalog
     from regionkit.preflight import run_preflight
     from regionkit.project import Project
+    from regionkit.rollout import Rollout
 
-    report = run_preflight(Project.locate(), load_catalog(catalog), limit=limit,
-                           vault_password_file=vault_password_file)
+    rollout = Rollout.open(Project.locate(), load_catalog(catalog), "checking the hosts")
+    report = run_preflight(rollout, limit=limit, vault_password_file=vault_password_file)
     if json:
         from regionkit.cli.output import print_json
 
