@@ -107,10 +107,6 @@ class RunSpec:
         `keep_fds` (the project lock) are inherited by the playbook. With `password_file` the vault is opened
         with that file, else with `password` through a pipe; `on_start` gets the argv
         before the playbook starts (it holds no secret)."""
-        if password is None and password_file is None:
-            argv = self.argv()
-            on_start(argv)
-            return runner.run(argv, self.env(), on_event, log, keep_fds)
         with password_pipe(password, password_file) as (source, password_fds):
             argv = self.argv(source)
             on_start(argv)
@@ -133,15 +129,14 @@ def playbook_run(project_root: Path, inventory: dict[str, Any], playbook: str, v
 
 
 @contextmanager
-def password_pipe(password: VaultPassword | None, given: Path | None) -> Iterator[tuple[str, tuple[int, ...]]]:
+def password_pipe(password: VaultPassword | None, given: Path | None
+                  ) -> Iterator[tuple[str | None, tuple[int, ...]]]:
     """(--vault-password-file argument, fds the playbook must inherit): the file given, else a pipe holding
-    `password`, read by ansible-playbook as /dev/fd/N; the password never touches the
-    disk."""
-    if given is not None:
-        yield str(given), ()
+    `password`, read by ansible-playbook as /dev/fd/N (the password never touches the disk); (None, ()) when
+    there is neither (a run that opens no vault)."""
+    if given is not None or password is None:
+        yield (str(given) if given is not None else None), ()
         return
-    if password is None:
-        raise ValueError("password_pipe needs a password or a password file")
     data = password.value + b"\n"
     read, write = os.pipe()
     try:
