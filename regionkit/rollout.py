@@ -55,8 +55,8 @@ class Rollout:
     apt_repo: Path | None = None
     bundle: Verified | None = None
     build: BuildResult | None = None
-    password: VaultPassword | None = None
-    vault: Vault | None = None
+    password: VaultPassword | None = field(default=None, repr=False)  # never in a traceback or a log
+    vault: Vault | None = field(default=None, repr=False)
     artifacts: dict[str, LocalArtifact] = field(default_factory=dict)
     apps: list[dict] = field(default_factory=list)
 
