@@ -263,9 +263,12 @@ def _ignore_rules(path: Path) -> Callable[[str, bool], bool]:
 
 def _store_inside(root: Path, profile) -> str | None:
     """The artifact store's folder relative to the project, when it lies inside (it is bundled apart)."""
-    if profile.artifacts is None or "://" in profile.artifacts.store:
+    from regionkit.artifacts import is_url, store_location
+
+    if profile.artifacts is None:
         return None
-    return _inside_project(root, profile.artifacts.store)
+    location = store_location(profile.artifacts.store, root)  # as the deploy resolves it
+    return None if is_url(location) else _inside_project(root, location)
 
 
 def _copy_artifacts(found: dict[str, Any], catalog: Catalog, dest: Path) -> None:
