@@ -38,7 +38,10 @@ def deploy(
     json: JsonOption = False,
 ) -> None:
     """Render, then install the chosen apps on the region's servers; exit 1 when anything failed."""
+    from regionkit.catalog import load_catalog
     from regionkit.deploy import DeployOptions
+    from regionkit.project import Project
+    from regionkit.rollout import Rollout
 
     options = DeployOptions(check=check, resume=resume, app=app_id, limit=limit, agreement=agreement,
                             vault_password_file=vault_password_file, tuned=not stock_ansible,
@@ -47,7 +50,13 @@ def deploy(
         from regionkit.errors import InputError
 
         raise InputError("--workdir and --public-key go with --bundle FILE")
-    _run(options, catalog, json, plan=False, bundle=(bundle, workdir, public_key) if bundle is not None else None)
+    if bundle is None:
+        rollout = Rollout.open(Project.locate(), load_catalog(catalog), "deploying")
+    else:
+        rollout = Rollout.from_bundle(bundle, load_catalog(catalog), workdir=workdir, public_key=public_key)
+        if not json:
+            _announce(rollout)
+    _run(rollout, options, json, plan=False)
 
 
 def undeploy(
@@ -84,28 +93,21 @@ def plan(
     json: JsonOption = False,
 ) -> None:
     """Run the playbook in check mode and list, per host and app, what a deploy would change."""
-    from regionkit.deploy import DeployOptions
-
-    _run(DeployOptions(check=True, app=app_id, limit=limit, vault_password_file=vault_password_file),
-         catalog, json, plan=True)
-
-
-def _run(options, catalog_path, as_json: bool, plan: bool, bundle=None) -> None:
-    """Deploy (or plan) the project here, or with `bundle` = (file, workdir, public key) the one it holds."""
     from regionkit.catalog import load_catalog
-    from regionkit.cli import deploy_view
-    from regionkit.cli import preflight as preflight_cli
-    from regionkit.deploy import deploy as run_deploy
+    from regionkit.deploy import DeployOptions
     from regionkit.project import Project
     from regionkit.rollout import Rollout
 
-    catalog = load_catalog(catalog_path)
-    if bundle is None:
-        rollout = Rollout.open(Project.locate(), catalog, "planning" if plan else "deploying")
-    else:
-        rollout = Rollout.from_bundle(bundle[0], catalog, workdir=bundle[1], public_key=bundle[2])
-        if not as_json:
-            _announce(rollout)
+    _run(Rollout.open(Project.locate(), load_catalog(catalog), "planning"),
+         DeployOptions(check=True, app=app_id, limit=limit, vault_password_file=vault_password_file), json,
+         plan=True)
+
+
+def _run(rollout, options, as_json: bool, plan: bool) -> None:
+    from regionkit.cli import deploy_view
+    from regionkit.cli import preflight as preflight_cli
+    from regionkit.deploy import deploy as run_deploy
+
     view = deploy_view.Progress(enabled=not as_json)
     on_event = preflight_cli.showing_preflight(view.on_event, enabled=not as_json)
     with preflight_cli.refusal_as_json(as_json):
