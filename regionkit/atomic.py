@@ -37,3 +37,44 @@ def sync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def swap_in(new: Path, dest: Path, what: str = "") -> None:
+    """Put `new` (a folder or file in `dest`'s folder, made whole beforehand) at `dest`, durably: a reader sees
+    what was at `dest` before or `new`, never a mix. `dest` may be absent; a file when `new` is one (replaced); an
+    empty folder or a folder when `new` is one (kept aside and removed once `new` is in place, put back if that
+    fails).
+
+    OperationFailed naming `dest` (and `what`, e.g. "the build") when a rename fails; `new` is left to the
+    caller to remove."""
+    from regionkit.errors import Location, OperationFailed
+
+    new, dest = Path(new), Path(dest)
+    try:
+        folders = new.is_dir() and dest.is_dir() and not dest.is_symlink()
+        if folders and any(dest.iterdir()):
+            _swap_folder(new, dest)
+        else:
+            if folders:
+                dest.rmdir()
+            os.replace(new, dest)  # a file over a folder, or a folder over a file, fails
+    except OSError as exc:
+        raise OperationFailed(f"could not replace {what or dest}: {exc.strerror}", Location(dest)) from None
+    sync_dir(dest.parent)
+
+
+def _swap_folder(new: Path, dest: Path) -> None:
+    """Exchange the folder `dest` for `new`: `dest` is moved aside first and put back if `new` cannot follow."""
+    import shutil
+
+    retired = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
+    try:
+        os.rename(dest, retired / dest.name)
+        try:
+            os.rename(new, dest)
+        except OSError:
+            if not dest.exists():
+                os.rename(retired / dest.name, dest)
+            raise
+    finally:
+        shutil.rmtree(retired, ignore_errors=True)

@@ -38,7 +38,7 @@ from typing import IO, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from regionkit import __version__
-from regionkit.atomic import sync_dir, write_atomic
+from regionkit.atomic import swap_in, write_atomic
 from regionkit.catalog import Catalog
 from regionkit.clock import utc_now
 from regionkit.digests import CHUNK, sha256_bytes, sha256_file, sha256_stream
@@ -94,23 +94,19 @@ def create(project: Project, catalog: Catalog, out: Path, *, sign_key: Path | No
 def _create(project: Project, catalog: Catalog, out: Path, private_key, vault_password_file: Path | None,
             prompt: Callable[[], str] | None, progress: Callable[[str], None], apt_cache: Path | None) -> Verified:
     from regionkit import debs
-    from regionkit.deploy import resolve_artifacts
-    from regionkit.project_checks import check_project
-    from regionkit.render import Renderer
-    from regionkit.secrets import Vault, required_secrets, vault_password
+    from regionkit.rollout import Rollout
 
-    profile = check_project(project.profile_path, catalog).checked_profile(
-        f"{project.profile_path}: fix these before bundling")
-    vault = Vault(project.root, vault_password(project.root, vault_password_file, prompt))
-    vault.ensure(required_secrets(profile, catalog))  # the field gets every secret, generated here
+    rollout = Rollout.open(project, catalog, "bundling")
+    profile = rollout.profile
+    rollout.unlock(vault_password_file, prompt)  # the field gets every secret, generated here
     with tempfile.TemporaryDirectory(prefix=".regionkit-bundle-", dir=out.parent) as scratch:
         stage = Path(scratch) / "stage"
         progress("project")
         _copy_project(project.root, stage / PROJECT, profile)
         progress("render")
-        Renderer(stage / PROJECT, profile, catalog).build(Project(stage / PROJECT).build_dir)
+        rollout.render(stage / PROJECT)
         progress("artifacts")
-        _copy_artifacts(resolve_artifacts(project, profile, catalog), catalog, stage / "artifacts")
+        _copy_artifacts(rollout.fetch_artifacts(), catalog, stage / "artifacts")
         if (stage / "artifacts").is_dir():
             Project(stage / PROJECT).write_artifacts_store("../artifacts")
         progress("playbooks")
@@ -133,8 +129,7 @@ def _create(project: Project, catalog: Catalog, out: Path, private_key, vault_pa
         _write_tar(stage, partial, int(datetime.now(UTC).timestamp()))
     public = private_key.public_key() if private_key is not None else None
     verified = verify(partial, public_key=public)
-    os.replace(partial, out)
-    sync_dir(out.parent)
+    swap_in(partial, out)
     verified.path = out
     return verified
 
@@ -266,9 +261,12 @@ def _ignore_rules(path: Path) -> Callable[[str, bool], bool]:
 
 def _store_inside(root: Path, profile) -> str | None:
     """The artifact store's folder relative to the project, when it lies inside (it is bundled apart)."""
-    if profile.artifacts is None or "://" in profile.artifacts.store:
+    from regionkit.artifacts import is_url, store_location
+
+    if profile.artifacts is None:
         return None
-    return _inside_project(root, profile.artifacts.store)
+    location = store_location(profile.artifacts.store, root)  # as the deploy resolves it
+    return None if is_url(location) else _inside_project(root, location)
 
 
 def _copy_artifacts(found: dict[str, Any], catalog: Catalog, dest: Path) -> None:
@@ -489,6 +487,12 @@ def _check_members(path: Path, members: list[tarfile.TarInfo]) -> dict[str, tarf
     return found
 
 
+def default_workdir(file: Path) -> Path:
+    """Where a bundle is extracted unless told: next to it, its name without `.tar`."""
+    file = Path(file)
+    return file.with_suffix("") if file.suffix == ".tar" else file.with_name(file.name + ".d")
+
+
 def extract(path: Path, dest: Path, public_key: Any = None) -> Verified:
     """Verify, then extract into `dest` (created whole), or reuse `dest` when it already holds this bundle.
 
@@ -521,11 +525,10 @@ def extract(path: Path, dest: Path, public_key: Any = None) -> Verified:
                 with open(staging / DEBS_ARCHIVE, "wb") as out:
                     _pack_debs(staging, out)
             os.chmod(staging, 0o700)
-            os.replace(staging, dest)
+            swap_in(staging, dest)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    sync_dir(dest.parent)
     return verified
 
 

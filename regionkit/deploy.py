@@ -12,7 +12,6 @@ reaches ansible-playbook through an inherited pipe, never through a file.
 
 from __future__ import annotations
 
-import fcntl
 import getpass
 import json
 import os
@@ -32,15 +31,14 @@ from regionkit.atomic import write_atomic
 from regionkit.catalog import Catalog
 from regionkit.clock import utc_now
 from regionkit.errors import InputError, Location
-from regionkit.inventory import app_entries, write_run_files
+from regionkit.inventory import deploy_variables, inventory
 from regionkit.project import Project
 from regionkit.region import HostRole
-from regionkit.resources import kit_path
-from regionkit.secrets import Vault, redact, required_secrets, vault_password
+from regionkit.rollout import Rollout
+from regionkit.runspec import RECORDED, REMOVED, RunSpec, playbook_run
+from regionkit.secrets import VaultPassword, redact
 
 MAX_EVENTS_BYTES = 256 * 1024 * 1024  # a run's events.jsonl, read whole when a killed run is settled
-RECORD_TASK = "regionkit: record deployed release"
-REMOVE_TASK = "regionkit: record removed app"  # playbooks/tasks/remove-app.yml
 PLATFORM = "(platform)"  # results of tasks that belong to no single app: base, databases, web server
 
 
@@ -53,8 +51,6 @@ class DeployOptions:
     vault_password_file: Path | None = None
     tuned: bool = True
     agreement: str | None = None  # the MoU/PKS number (agreements.yaml) the ledger entries refer to
-    playbooks: Path | None = None  # another playbooks folder than the kit's (a field bundle's)
-    apt_repo: Path | None = None  # a tar of a flat apt repository the hosts install packages from (a bundle's)
     preflight: bool = False  # run regionkit.preflight first; its blockers stop the deploy (PreflightFailed)
     operator: str = field(default_factory=lambda: os.environ.get("REGIONKIT_OPERATOR") or getpass.getuser())
 
@@ -78,17 +74,13 @@ class RunResult:
         return self.status == "succeeded"
 
 
-def deploy(project: Project, catalog: Catalog, options: DeployOptions,
-           on_event: Callable[[dict], None] = lambda event: None, prompt: Callable[[], str] | None = None
-           ) -> RunResult:
-    """Render, then run the playbook against the region's hosts; always leaves a run record."""
-    from regionkit.project_checks import check_project
-    from regionkit.render import Renderer
-
+def deploy(rollout: Rollout, options: DeployOptions, on_event: Callable[[dict], None] = lambda event: None,
+           prompt: Callable[[], str] | None = None) -> RunResult:
+    """Prepare `rollout` (render, secrets, artifacts, plan), then run the playbook against the region's hosts
+    (its bundle's playbooks and packages when it came from one); always leaves a run record."""
+    project, catalog, profile = rollout.project, rollout.catalog, rollout.profile
     with project.lock() as lock:
         settle_abandoned_runs(project)
-        profile = check_project(project.profile_path, catalog).checked_profile(
-            f"{project.profile_path}: fix these before deploying")
         if not profile.hosts:
             raise InputError("no hosts in region.yaml", hint="add servers, or `regionkit sandbox up 2` to rehearse")
         if options.app is not None and options.app not in profile.apps:
@@ -96,14 +88,9 @@ def deploy(project: Project, catalog: Catalog, options: DeployOptions,
         if options.agreement is not None:
             _check_agreement(project, options.agreement)
         if options.preflight:
-            _preflight(project, catalog, profile, options, on_event, interactive=None if prompt else False)
-        build = Renderer(project.root, profile, catalog).build(project.build_dir)
-        password = vault_password(project.root, options.vault_password_file, prompt)
-        vault = Vault(project.root, password)
-        vault.ensure(required_secrets(profile, catalog))
-        secret_values = vault.values()
-        artifacts = resolve_artifacts(project, profile, catalog)
-        apps = chosen = app_entries(profile, catalog, build.manifest, artifacts)
+            _preflight(rollout, options, on_event, interactive=None if prompt else False)
+        rollout.prepare(options.vault_password_file, prompt)
+        apps = chosen = rollout.apps
         carried: dict[str, str] = {}
         if options.resume:
             converged = _converged_in_last_run(project)
@@ -112,16 +99,15 @@ def deploy(project: Project, catalog: Catalog, options: DeployOptions,
         if options.app is not None:
             apps = [a for a in apps if a["id"] == options.app]
         apps = [a for a in apps if a["id"] not in skipped]
-        files = write_run_files(project.root, profile, apps, project.build_dir, tuned=options.tuned,
-                                playbooks=options.playbooks, apt_repo=options.apt_repo, chosen=chosen)
-        record = _RunRecord(project, "check" if options.check else "deploy", secret_values,
+        spec = playbook_run(project.ansible_dir, inventory(profile), "site.yml",
+                            deploy_variables(profile, apps, project.build_dir, apt_repo=rollout.apt_repo,
+                                             chosen=chosen),
+                            playbooks=rollout.playbooks, tuned=options.tuned, limit=options.limit,
+                            vault_file=project.vault_path, check=options.check)
+        spec.write()
+        record = _RunRecord(project, "check" if options.check else "deploy", rollout.secret_values,
                             _ledger_context(profile, catalog, options, apps, carried))
-        with _password_pipe(password, options.vault_password_file) as (password_path, password_fds):
-            extra = ["-e", f"@{project.vault_path}", "--vault-password-file", password_path]
-            if options.check:
-                extra += ["--check", "--diff"]
-            outcome = _run_playbook("site.yml", files, extra, record, options, skipped, on_event,
-                                    (lock, *password_fds))
+        outcome = _run_playbook(spec, record, options, skipped, on_event, lock, rollout.password)
         result = record.conclude(outcome)
         result.urls = _urls(profile, apps)
         with record.written():
@@ -168,44 +154,37 @@ def undeploy(project: Project, catalog: Catalog, app_ids: list[str], options: De
         versions = {r.app: r.version for r in running}
         apps = [{"id": a, "version": versions.get(a) or (catalog.apps[a].version if a in catalog.apps else None),
                  "config_digest": None} for a in app_ids]
-        files = write_run_files(project.root, profile, [], project.build_dir, tuned=options.tuned,
-                                playbooks=options.playbooks, removing=apps)
+        spec = playbook_run(project.ansible_dir, inventory(profile), "remove.yml",
+                            deploy_variables(profile, [], project.build_dir, removing=apps),
+                            tuned=options.tuned, limit=options.limit)
+        spec.write()
         record = _RunRecord(project, "removal", [], _ledger_context(profile, catalog, options, apps, {}))
-        outcome = _run_playbook("remove.yml", files, [], record, options, [], on_event, (lock,))
+        outcome = _run_playbook(spec, record, options, [], on_event, lock, None)
         result = record.conclude(outcome)
         with record.written():
             _record_in_ledger(project, record.meta, result.apps, result.failures, record.result["finished"])
         return result
 
 
-def _run_playbook(playbook: str, files, extra_args: list[str], record: _RunRecord, options: DeployOptions,
-                  skipped: list[str], on_event: Callable[[dict], None], keep_fds: tuple[int, ...]
-                  ) -> runner.Outcome:
-    """ansible-playbook with the run's inventory, vars and config; every event to the record and `on_event`.
-
-    `keep_fds` (the project lock, the password pipe) are inherited by the playbook."""
-    argv = [runner.ansible_playbook(), str((options.playbooks or kit_path("playbooks")) / playbook),
-            "-i", str(files.inventory), "-e", f"@{files.variables}", *extra_args]
-    if options.limit:
-        argv += ["--limit", options.limit]
-    env = {**os.environ, "ANSIBLE_CONFIG": str(files.config), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_FORCE_COLOR": "0", "PYTHONUNBUFFERED": "1"}
-    env["PATH"] = f"{Path(runner.ansible_playbook()).parent}:{env.get('PATH', '')}"
-    record.start(argv, options, skipped)
-
+def _run_playbook(spec: RunSpec, record: _RunRecord, options: DeployOptions, skipped: list[str],
+                  on_event: Callable[[dict], None], lock: int, password: VaultPassword | None) -> runner.Outcome:
+    """Run `spec` holding the project `lock` (inherited by the playbook); every event to the record and
+    `on_event`. With `password` the vault is opened through a pipe (or the file the options name)."""
     def handle(event: dict) -> None:
         record.event(event)
         on_event(event)
 
-    return runner.run(argv, env, handle, record.folder / "ansible.log", keep_fds)
+    return spec.run(handle, record.folder / "ansible.log", keep_fds=(lock,), password=password,
+                    password_file=options.vault_password_file if password is not None else None,
+                    on_start=lambda argv: record.start(argv, options, skipped))
 
 
-def _preflight(project: Project, catalog: Catalog, profile, options: DeployOptions,
-               on_event: Callable[[dict], None], interactive: bool | None) -> None:
+def _preflight(rollout: Rollout, options: DeployOptions, on_event: Callable[[dict], None],
+               interactive: bool | None) -> None:
     """Check the control node and the hosts before anything changes; blockers raise PreflightFailed."""
     from regionkit.preflight import PreflightFailed, run_preflight
 
-    report = run_preflight(project, catalog, profile=profile, limit=options.limit, interactive=interactive,
+    report = run_preflight(rollout, limit=options.limit, interactive=interactive,
                            vault_password_file=options.vault_password_file, tuned=options.tuned)
     on_event({"event": "preflight", "report": report})
     if not report.ok:
@@ -352,61 +331,6 @@ def _converged_in_last_run(project: Project) -> dict[str, str]:
     return digests
 
 
-def resolve_artifacts(project: Project, profile, catalog: Catalog) -> dict[str, Any]:
-    """app id -> local path and sha256 of the artifact each chosen app needs: a copy in the project's cache
-    (`.regionkit/cache/artifacts/`) whose sha256 and size were checked here, on the control node, whatever the
-    store (folder or URL); the playbook copies that file, never the store's. OperationFailed naming the app
-    and both sha256 when the store's file is not the one its index names."""
-    from regionkit.artifacts import fetch, resolve
-
-    needing = [a for a in profile.apps if a in catalog.apps and catalog.apps[a].installable
-               and catalog.apps[a].kind.value != "unit-site"]
-    if not needing:
-        return {}
-    if profile.artifacts is None:
-        raise InputError("region.yaml names no artifact store (artifacts: {store: ...})",
-                         hint="`regionkit artifacts build-demo` makes the kit's demo store")
-    store = profile.artifacts.store
-    if "://" not in store and not Path(store).is_absolute():
-        store = str(project.root / store)
-    cache = project.artifact_cache
-    found = {}
-    for app_id in needing:
-        artifact = resolve(store, app_id, catalog.apps[app_id].version)
-        found[app_id] = _LocalArtifact(fetch(artifact, cache), artifact.sha256)
-    return found
-
-
-@dataclass(frozen=True)
-class _LocalArtifact:
-    path: Path
-    sha256: str
-
-
-@contextmanager
-def _password_pipe(password, given: Path | None) -> Iterator[tuple[str, tuple[int, ...]]]:
-    """(--vault-password-file argument, fds the playbook must inherit): the file given, else a pipe holding
-    the password, read by ansible-playbook as /dev/fd/N; the password never touches the disk."""
-    if given is not None:
-        yield str(given), ()
-        return
-    data = password.value + b"\n"
-    read, write = os.pipe()
-    try:
-        if len(data) > fcntl.fcntl(write, fcntl.F_GETPIPE_SZ):
-            fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, len(data))
-        view = memoryview(data)
-        while view:
-            view = view[os.write(write, view):]
-        os.close(write)
-        write = -1
-        yield f"/dev/fd/{read}", (read,)
-    finally:
-        os.close(read)
-        if write != -1:
-            os.close(write)
-
-
 class _RunRecord:
     """The folder that keeps what a run did, secrets redacted."""
 
@@ -492,7 +416,7 @@ def summarise(events: list[dict]) -> tuple[dict[str, dict], dict[str, dict], lis
             bucket["hosts"].append(host)
         if status == "changed" and event["task"] not in bucket["changed_tasks"]:
             bucket["changed_tasks"].append(event["task"])
-        if (event["task"] in (RECORD_TASK, REMOVE_TASK) and status in ("ok", "changed")
+        if (event.get("phase") in (RECORDED, REMOVED) and status in ("ok", "changed")
                 and host not in bucket["recorded_on"]):
             bucket["recorded_on"].append(host)
         if status in ("failed", "unreachable"):

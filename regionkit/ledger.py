@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -62,29 +62,31 @@ def _utc_text(value: datetime | str) -> str:
 
 
 class Entry(BaseModel):
-    """One line of the ledger: one app on one host in one run."""
+    """One line of the ledger: one app on one host in one run. The one definition of an entry's fields: the
+    ledger's columns (FIELDS, in this order: the auditor's questions first, the chain last) and the registry's
+    table are made from it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True)
 
-    v: int = Field(FORMAT_VERSION, ge=1, le=FORMAT_VERSION, description="Format version of the entry.")
     seq: int = Field(ge=1, description="Position in the ledger: 1, 2, 3, ...")
-    prev: str = Field(pattern=HEX64, description="sha256 of the previous entry's line; 64 zeros for the first.")
-    hash: str = Field(pattern=HEX64, description="sha256 of this entry's canonical JSON without `hash`.")
-    action: Action
-    result: Result
+    finished: str = Field(description="End of the run, UTC, ISO 8601.")
     region_code: str = Field(min_length=1, description="Kemendagri code (or parent/slug of an institution).")
     region_name: str = Field(min_length=1)
     app: str = Field(min_length=1, description="Catalog id of the app.")
     version: str = Field(min_length=1)
     host: str = Field(min_length=1, description="Host name from region.yaml.")
-    started: str = Field(description="Start of the run, UTC, ISO 8601.")
-    finished: str = Field(description="End of the run, UTC, ISO 8601.")
+    action: Action
+    result: Result
     operator: str = Field(min_length=1, description="Who ran it.")
+    agreement: str | None = Field(None, description="The agreement (MoU/PKS) the app is deployed under.")
+    started: str = Field(description="Start of the run, UTC, ISO 8601.")
+    run_id: str = Field(min_length=1, description="The run record in .regionkit/runs/<run id>/.")
     kit_version: str
     catalog_digest: str | None = None
     config_digest: str | None = None
-    run_id: str = Field(min_length=1, description="The run record in .regionkit/runs/<run id>/.")
-    agreement: str | None = Field(None, description="The agreement (MoU/PKS) the app is deployed under.")
+    prev: str = Field(pattern=HEX64, description="sha256 of the previous entry's line; 64 zeros for the first.")
+    hash: str = Field(pattern=HEX64, description="sha256 of this entry's canonical JSON without `hash`.")
+    v: int = Field(FORMAT_VERSION, ge=1, le=FORMAT_VERSION, description="Format version of the entry.")
 
     @field_validator("started", "finished")
     @classmethod
@@ -98,11 +100,10 @@ class Entry(BaseModel):
         return datetime.fromisoformat(self.finished)
 
 
-# Column order for tables and CSV: the auditor's questions first, the chain last.
-FIELDS = ["seq", "finished", "region_code", "region_name", "app", "version", "host", "action", "result",
-          "operator", "agreement", "started", "run_id", "kit_version", "catalog_digest", "config_digest",
-          "prev", "hash", "v"]
-_PAYLOAD_FIELDS = set(Entry.model_fields) - {"v", "seq", "prev", "hash"}
+FIELDS = list(Entry.model_fields)  # column order for tables and CSV
+_CHAIN_FIELDS = {"v", "seq", "prev", "hash"}  # set by the ledger when it appends
+_PAYLOAD_FIELDS = set(FIELDS) - _CHAIN_FIELDS
+_OPTIONAL_FIELDS = [n for n in sorted(_PAYLOAD_FIELDS) if not Entry.model_fields[n].is_required()]
 
 
 def canonical(data: Mapping[str, Any]) -> bytes:
@@ -353,7 +354,7 @@ def _write(path: Path, fd: int, created: bool, seq: int, prev: str,
         if unknown:
             raise ValueError(f"not ledger fields: {', '.join(sorted(unknown))}")
         seq += 1
-        data: dict[str, Any] = {name: None for name in ("catalog_digest", "config_digest", "agreement")}
+        data: dict[str, Any] = {name: None for name in _OPTIONAL_FIELDS}
         data.update(record)
         data.update(v=FORMAT_VERSION, seq=seq, prev=prev)
         for moment in ("started", "finished"):
@@ -481,36 +482,7 @@ class Running:
                 "run_id": self.run_id, "agreement": self.agreement, "last_seq": self.last_seq}
 
 
-class EntryFacts(Protocol):
-    """What `current_state` reads of an entry: a ledger Entry, or the registry's StoredEntry."""
-
-    @property
-    def seq(self) -> int: ...
-    @property
-    def action(self) -> str: ...
-    @property
-    def result(self) -> str: ...
-    @property
-    def region_code(self) -> str: ...
-    @property
-    def region_name(self) -> str: ...
-    @property
-    def app(self) -> str: ...
-    @property
-    def version(self) -> str: ...
-    @property
-    def host(self) -> str: ...
-    @property
-    def finished(self) -> str: ...
-    @property
-    def operator(self) -> str: ...
-    @property
-    def run_id(self) -> str: ...
-    @property
-    def agreement(self) -> str | None: ...
-
-
-def current_state(entries: Iterable[EntryFacts]) -> dict[tuple[str, str, str], Running]:
+def current_state(entries: Iterable[Entry]) -> dict[tuple[str, str, str], Running]:
     """What runs now, per (region code, app, host): the last successful deploy or upgrade not followed by a
     successful removal. A failed upgrade leaves the version that ran before; a failed removal leaves the app."""
     state: dict[tuple[str, str, str], Running] = {}

@@ -21,13 +21,13 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from regionkit import runner, serverpaths
-from regionkit.atomic import write_atomic
 from regionkit.catalog import Catalog, Database, Kind
 from regionkit.errors import InputError, OperationFailed
-from regionkit.inventory import ansible_config, ansible_yaml, inventory, serves
+from regionkit.inventory import inventory, serves
 from regionkit.project import Project
 from regionkit.region import Host, HostRole, Profile
-from regionkit.resources import kit_path
+from regionkit.rollout import Rollout
+from regionkit.runspec import playbook_run
 
 CONTROL_NODE = "control node"
 PROBE_MARKER = "REGIONKIT-PROBE "
@@ -227,18 +227,14 @@ def _holder(listener: dict) -> str:
     return f"{listener['process']} (pid {listener['pid']}{command})"
 
 
-def run_preflight(project: Project, catalog: Catalog, *, profile: Profile | None = None, limit: str | None = None,
-                  vault_password_file: Path | None = None, interactive: bool | None = None,
-                  tuned: bool = True) -> PreflightReport:
-    """Check the control node, then probe the hosts (`limit`: host names, roles or patterns) and judge them.
+def run_preflight(rollout: Rollout, *, limit: str | None = None, vault_password_file: Path | None = None,
+                  interactive: bool | None = None, tuned: bool = True) -> PreflightReport:
+    """Check the control node, then probe the hosts of `rollout` (`limit`: host names, roles or patterns) and
+    judge them against what its apps need.
 
     `interactive`: whether a missing vault password could be asked for (default: stdin is a terminal)."""
     started = time.monotonic()
-    if profile is None:
-        from regionkit.project_checks import check_project
-
-        profile = check_project(project.profile_path, catalog).checked_profile(
-            f"{project.profile_path}: fix these first")
+    project, catalog, profile = rollout.project, rollout.catalog, rollout.profile
     hosts = select_hosts(profile, limit)
     if interactive is None:
         interactive = sys.stdin.isatty()
@@ -357,20 +353,14 @@ def _vault_password(project: Project, explicit: Path | None, interactive: bool) 
 def probe(project: Project, profile: Profile, host_names: list[str], tuned: bool = True) -> dict[str, dict | str]:
     """Run playbooks/preflight.yml on the hosts: host name -> the probe's facts, or why there are none."""
     folder = project.preflight_dir
-    config = ansible_config(folder, tuned)  # first: it refuses a project path it cannot hold
     answers = folder / "answers"
+    spec = playbook_run(folder, inventory(profile), "preflight.yml",
+                        {"regionkit_preflight_dir": str(answers)}, tuned=tuned,
+                        limit=",".join(host_names))
+    spec.write()  # first: it refuses a project path it cannot hold
     shutil.rmtree(answers, ignore_errors=True)
     answers.mkdir(parents=True)
-    write_atomic(folder / "inventory.yml", ansible_yaml(inventory(profile)))
-    write_atomic(folder / "vars.yml", ansible_yaml({"regionkit_preflight_dir": str(answers)}))
-    write_atomic(folder / "ansible.cfg", config)
-    playbook = runner.ansible_playbook()
-    argv = [playbook, str(kit_path("playbooks", "preflight.yml")), "-i", str(folder / "inventory.yml"),
-            "-e", f"@{folder / 'vars.yml'}", "--limit", ",".join(host_names)]
-    env = {**os.environ, "ANSIBLE_CONFIG": str(folder / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_FORCE_COLOR": "0", "PYTHONUNBUFFERED": "1"}
-    env["PATH"] = f"{Path(playbook).parent}:{env.get('PATH', '')}"
-    outcome = runner.run(argv, env, lambda event: None, folder / "ansible.log")
+    outcome = spec.run(lambda event: None, folder / "ansible.log")
     if outcome.interrupted:
         raise KeyboardInterrupt
     problems: dict[str, str] = {}

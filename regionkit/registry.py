@@ -17,7 +17,6 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 from regionkit import ledger as ledger_mod
 from regionkit.clock import utc_now
@@ -28,7 +27,7 @@ REGISTRY_ENV = "REGIONKIT_REGISTRY"
 DEFAULT_NAME = "registry.sqlite"
 SCHEMA_VERSION = 1
 
-_SCHEMA = """
+_SCHEMA_TEMPLATE = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ledgers (
     id INTEGER PRIMARY KEY,
@@ -44,56 +43,23 @@ CREATE TABLE IF NOT EXISTS ledgers (
 CREATE TABLE IF NOT EXISTS entries (
     hash TEXT NOT NULL UNIQUE,
     ledger_id INTEGER NOT NULL REFERENCES ledgers(id),
-    seq INTEGER NOT NULL,
-    prev TEXT NOT NULL,
-    v INTEGER NOT NULL,
-    action TEXT NOT NULL,
-    result TEXT NOT NULL,
-    region_code TEXT NOT NULL,
-    region_name TEXT NOT NULL,
-    app TEXT NOT NULL,
-    version TEXT NOT NULL,
-    host TEXT NOT NULL,
-    started TEXT NOT NULL,
-    finished TEXT NOT NULL,
-    operator TEXT NOT NULL,
-    kit_version TEXT NOT NULL,
-    catalog_digest TEXT,
-    config_digest TEXT,
-    run_id TEXT NOT NULL,
-    agreement TEXT
+    {entry_columns}
 );
 CREATE INDEX IF NOT EXISTS entries_by_ledger ON entries (ledger_id, seq);
 """
 
-_ENTRY_COLUMNS = ["hash", "ledger_id", "seq", "prev", "v", "action", "result", "region_code", "region_name", "app",
-                  "version", "host", "started", "finished", "operator", "kit_version", "catalog_digest",
-                  "config_digest", "run_id", "agreement"]
 
 
-class StoredEntry(NamedTuple):
-    """An entry as the registry holds it; has the attributes `ledger.current_state` reads."""
+def _column(name: str) -> str:
+    """The SQL column of a ledger entry's field: its type and whether it may be NULL, from ledger.Entry."""
+    info = ledger_mod.Entry.model_fields[name]
+    sql_type = "INTEGER" if info.annotation is int else "TEXT"
+    return f"{name} {sql_type}" + (" NOT NULL" if info.is_required() or info.default is not None else "")
 
-    hash: str
-    ledger_id: int
-    seq: int
-    prev: str
-    v: int
-    action: str
-    result: str
-    region_code: str
-    region_name: str
-    app: str
-    version: str
-    host: str
-    started: str
-    finished: str
-    operator: str
-    kit_version: str
-    catalog_digest: str | None
-    config_digest: str | None
-    run_id: str
-    agreement: str | None
+
+_FIELDS = [n for n in ledger_mod.FIELDS if n != "hash"]  # hash is the table's key, first
+_ENTRY_COLUMNS = ["hash", "ledger_id", *_FIELDS]
+_SCHEMA = _SCHEMA_TEMPLATE.format(entry_columns=",\n    ".join(_column(n) for n in _FIELDS))
 
 
 @dataclass(frozen=True)
@@ -222,8 +188,10 @@ def ledgers(conn: sqlite3.Connection) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def entries(conn: sqlite3.Connection) -> Iterator[StoredEntry]:
-    """Every stored entry, ledger by ledger in chain order (the order `ledger.current_state` needs)."""
-    cursor = conn.execute(f"SELECT {', '.join(_ENTRY_COLUMNS)} FROM entries ORDER BY ledger_id, seq")
+def entries(conn: sqlite3.Connection) -> Iterator[ledger_mod.Entry]:
+    """Every stored entry, ledger by ledger in chain order (the order `ledger.current_state` needs). Entries
+    were validated when imported: they are not validated again."""
+    columns = [c for c in _ENTRY_COLUMNS if c != "ledger_id"]
+    cursor = conn.execute(f"SELECT {', '.join(columns)} FROM entries ORDER BY ledger_id, seq")
     for row in cursor:
-        yield StoredEntry(*row)
+        yield ledger_mod.Entry.model_construct(**dict(zip(columns, row, strict=True)))

@@ -23,10 +23,11 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateError, TemplateNot
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from regionkit import __version__, serverpaths
+from regionkit.atomic import swap_in
 from regionkit.branding import branding_files, initials_of
 from regionkit.catalog import Catalog, Kind
 from regionkit.confined import project_files, read_project_file
-from regionkit.errors import InputError, Location, OperationFailed
+from regionkit.errors import InputError, Location
 from regionkit.logo import LogoError, read_logo
 from regionkit.project import Project
 from regionkit.region import Profile
@@ -256,7 +257,7 @@ class Renderer:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
             (staging / MANIFEST).write_text(_dumps(manifest), encoding="utf-8")
-            _swap(staging, out)
+            swap_in(staging, out, "the build")
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         old = previous.get("files", {}) if previous else {}
@@ -331,23 +332,6 @@ def _check_out(out: Path) -> None:
         raise InputError("the build output is a folder that regionkit did not make (no manifest.json); "
                          "refusing to replace it", Location(out))
     out.parent.mkdir(parents=True, exist_ok=True)
-
-
-def _swap(staging: Path, out: Path) -> None:
-    """Put `staging` in place of `out`: readers see the old build or the new one."""
-    if not out.exists():
-        os.rename(staging, out)
-        return
-    retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-    try:
-        os.rename(out, retired / out.name)
-        os.rename(staging, out)
-    except OSError as exc:
-        if (retired / out.name).exists() and not out.exists():
-            os.rename(retired / out.name, out)
-        raise OperationFailed(f"could not replace the build: {exc.strerror}", Location(out)) from None
-    finally:
-        shutil.rmtree(retired, ignore_errors=True)
 
 
 def _file_diff(rel: str, old: bytes | None, new: bytes | None) -> str:

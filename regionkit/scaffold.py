@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from jinja2.ext import Extension
 from pydantic import ValidationError
 
 from regionkit import __version__
+from regionkit.atomic import swap_in
 from regionkit.errors import InputError, Location, OperationFailed, ValidationFailed
 from regionkit.logo import LogoError, inspect_logo
 from regionkit.plaintext import text_problem
@@ -150,9 +150,7 @@ def create_project(target: Path, profile: dict[str, Any], logo: Path | None = No
         if problems:  # what `validate` would refuse is never written
             raise ValidationFailed(problems, f"{profile_path} would not validate; nothing was written")
         create_password_file(rendered)
-        if target.exists():
-            target.rmdir()  # empty, checked above
-        os.rename(rendered, target)
+        swap_in(rendered, target)  # target is absent or an empty folder, checked above
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target

@@ -490,7 +490,7 @@ def test_a_store_that_is_a_file_or_cannot_be_written_is_reported(tmp_path: Path,
 # --- nothing reaches a server before it is verified (issue 11, item 15) -------------------------------------------
 
 def test_a_wrong_artifact_in_a_folder_store_is_refused_on_the_control_node(chosen: Path, cli, catalog):
-    from regionkit.deploy import resolve_artifacts
+    from regionkit.rollout import Rollout
 
     assert cli("artifacts", "build-demo").exit_code == 0
     archive = only_file(chosen / "artifacts")
@@ -498,16 +498,16 @@ def test_a_wrong_artifact_in_a_folder_store_is_refused_on_the_control_node(chose
     archive.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
     project = Project(chosen)
     with pytest.raises(OperationFailed, match="sha256 mismatch"):
-        resolve_artifacts(project, project.profile(), catalog)
+        Rollout(project, catalog, project.profile()).fetch_artifacts()
 
 
 def test_what_the_playbook_copies_is_a_verified_copy_not_the_stores_file(chosen: Path, cli, catalog):
-    from regionkit.deploy import resolve_artifacts
+    from regionkit.rollout import Rollout
 
     assert cli("artifacts", "build-demo").exit_code == 0
     archive = only_file(chosen / "artifacts")
     project = Project(chosen)
-    found = resolve_artifacts(project, project.profile(), catalog)
+    found = Rollout(project, catalog, project.profile()).fetch_artifacts()
     assert found and all(Path(a.path) != archive and sha256(Path(a.path)) == a.sha256 for a in found.values())
     archive.write_bytes(b"changed after the check")  # what the store holds now never reaches a server
     assert all(sha256(Path(a.path)) == a.sha256 for a in found.values())

@@ -577,3 +577,15 @@ def test_a_listed_file_that_is_also_a_folder_of_another_listed_file_is_refused(t
         bundle.extract(path, dest)
     assert "project/x" in str(refused.value.problems[0]) and "file and a folder" in str(refused.value.problems[0])
     assert not dest.exists()
+
+
+@pytest.mark.parametrize("named", ["artifacts", "./x/../artifacts", "{root}/artifacts"])
+def test_the_artifact_store_inside_the_project_is_left_out_however_region_yaml_names_it(office_project, tmp_path,
+                                                                                         named):
+    from regionkit.project import Project
+
+    (office_project / "artifacts").mkdir()
+    (office_project / "artifacts/index.json").write_text("{}\n")
+    Project(office_project).write_artifacts_store(named.format(root=office_project))
+    taken = copied(office_project, tmp_path)
+    assert "region.yaml" in taken and not any(name.startswith("artifacts") for name in taken)

@@ -4,14 +4,16 @@ import pytest
 import yaml
 from conftest import with_hosts
 
-from regionkit.deploy import PLATFORM, RECORD_TASK, _converged, summarise
+from regionkit.deploy import PLATFORM, _converged, summarise
 from regionkit.errors import InputError
-from regionkit.inventory import ansible_config, inventory
+from regionkit.inventory import inventory
 from regionkit.project import Project
+from regionkit.runspec import RECORDED, ansible_config
 
 
-def result(status, host, task, app=None, msg=""):
-    return {"event": "result", "status": status, "host": host, "task": task, "app": app, "msg": msg}
+def result(status, host, task, app=None, msg="", phase=None):
+    event = {"event": "result", "status": status, "host": host, "task": task, "app": app, "msg": msg}
+    return event if phase is None else {**event, "phase": phase}
 
 
 def test_summary_per_app_and_host_and_convergence():
@@ -19,7 +21,7 @@ def test_summary_per_app_and_host_and_convergence():
         {"event": "play", "name": "Base system"},
         result("ok", "h1", "base : timezone"),
         result("changed", "h2", "app : Release", "e-office"),
-        result("changed", "h2", RECORD_TASK, "e-office"),
+        result("changed", "h2", "app : Record", "e-office", phase=RECORDED),
         result("ok", "h2", "app : Release", "laksa"),
         result("failed", "h2", "app : Files | the artifact is the one the build names", "laksa", "sha256 differs"),
         result("ignored", "h2", "probe", "laksa"),

@@ -18,6 +18,7 @@ from regionkit.errors import InputError
 from regionkit.preflight import HostNeeds, PortUse, Severity, evaluate, host_needs, select_hosts
 from regionkit.project import Project
 from regionkit.region import load_profile
+from regionkit.rollout import Rollout
 from regionkit.serverpaths import DATA as DATA_ROOT
 from regionkit.serverpaths import ROOT as APPS_ROOT
 
@@ -293,7 +294,7 @@ def test_missing_vault_password_on_a_terminal_warns(project, probed, monkeypatch
     with_hosts(project)
     monkeypatch.delenv("REGIONKIT_VAULT_PASSWORD")
     (project / ".vault-pass").unlink(missing_ok=True)
-    report = preflight.run_preflight(Project(project), load_catalog(), interactive=True)
+    report = preflight.run_preflight(Rollout.open(Project(project), load_catalog()), interactive=True)
     assert [(f.check, f.severity) for f in report.findings] == [("vault password", Severity.WARNING)]
 
 

@@ -60,6 +60,26 @@ def test_import_two_ledgers_then_reimport_adds_nothing(cli, projects, tmp_path: 
     assert counts(db) == (2, 6)
 
 
+def test_the_registry_stores_the_ledgers_entries_field_for_field(projects, tmp_path: Path):
+    """One definition of an entry (ledger.Entry): the registry's table has its fields and gives them back."""
+    from regionkit import ledger, registry
+
+    pdg, brebes = projects
+    db = tmp_path / "reg.sqlite"
+    registry.import_ledgers(db, [pdg, brebes])
+    with sqlite3.connect(db) as conn:
+        columns = {row[1]: (row[2], bool(row[3])) for row in conn.execute("PRAGMA table_info(entries)")}
+    assert set(columns) == set(ledger.FIELDS) | {"ledger_id"}
+    assert columns["seq"] == ("INTEGER", True) and columns["agreement"] == ("TEXT", False)
+    conn = registry.connect(db)
+    try:
+        stored = list(registry.entries(conn))
+    finally:
+        conn.close()
+    read = ledger.read(pdg / "ledger.jsonl").entries + ledger.read(brebes / "ledger.jsonl").entries
+    assert [ledger.entry_record(e) for e in stored] == [ledger.entry_record(e) for e in read]
+
+
 def test_registry_from_the_environment(cli, projects, tmp_path: Path, monkeypatch):
     db = tmp_path / "env.sqlite"
     monkeypatch.setenv("REGIONKIT_REGISTRY", str(db))

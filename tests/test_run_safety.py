@@ -22,9 +22,9 @@ import pytest
 from conftest import with_hosts
 
 from regionkit import ledger, runner
-from regionkit.deploy import RECORD_TASK
 from regionkit.errors import InputError
 from regionkit.project import Project
+from regionkit.runspec import RECORDED
 from regionkit.secrets import vault_password
 
 REPO = Path(__file__).resolve().parent.parent
@@ -67,8 +67,8 @@ FAKE_PLAYBOOK = textwrap.dedent("""\
     Loader.add_constructor("!unsafe", lambda loader, node: loader.construct_mapping(node, deep=True))
     variables = yaml.load(open(argv[argv.index("-e") + 1][1:]), Loader=Loader)
     for app in variables["regionkit_apps"]:
-        print(json.dumps({{"event": "result", "status": "changed", "host": "web1", "task": {record!r},
-                          "app": app["id"]}}), flush=True)
+        print(json.dumps({{"event": "result", "status": "changed", "host": "web1", "task": "record",
+                          "phase": {record!r}, "app": app["id"]}}), flush=True)
     note(pid=os.getpid(), password_source=source, password_source_is_file=os.path.isfile(source),
          password_matches=password == os.environ["FAKE_EXPECT"].encode(), password_on_disk=on_disk,
          apps=[a["id"] for a in variables["regionkit_apps"]], databases=variables.get("regionkit_databases"))
@@ -96,7 +96,7 @@ def fake(project: Path, tmp_path: Path, cli, monkeypatch):
     assert cli("artifacts", "build-demo").exit_code == 0
     playbook = tmp_path / "bin" / "ansible-playbook"
     playbook.parent.mkdir()
-    playbook.write_text(FAKE_PLAYBOOK.format(python=sys.executable, record=RECORD_TASK))
+    playbook.write_text(FAKE_PLAYBOOK.format(python=sys.executable, record=RECORDED))
     playbook.chmod(0o755)
     report = tmp_path / "report.json"
     monkeypatch.setattr(runner, "ansible_playbook", lambda: str(playbook))

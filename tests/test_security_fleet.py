@@ -82,12 +82,12 @@ def ansible_processes(root: Path) -> list[str]:
 
 def recorded(run: Path) -> set[str]:
     """The apps a run has recorded as deployed on a host so far (its events)."""
-    from regionkit.deploy import RECORD_TASK
+    from regionkit.runspec import RECORDED
 
     events = run / "events.jsonl"
     lines = events.read_text().splitlines() if events.exists() else []
     return {e["app"] for e in map(json.loads, lines[:-1])
-            if e.get("task") == RECORD_TASK and e.get("status") in ("ok", "changed")}
+            if e.get("phase") == RECORDED and e.get("status") in ("ok", "changed")}
 
 
 def start_deploy(root: Path, *args: str, apps_done: int = 0) -> tuple[subprocess.Popen, Path]:

@@ -29,11 +29,12 @@ from jinja2 import TemplateRuntimeError
 from regionkit import preflight, runner
 from regionkit.catalog import load_catalog
 from regionkit.errors import InputError, ValidationFailed
-from regionkit.inventory import ansible_config, inventory, write_run_files
+from regionkit.inventory import deploy_variables, inventory
 from regionkit.plaintext import CONTROL_CHARACTERS, text_problem
 from regionkit.project import Project
 from regionkit.region import load_profile
 from regionkit.render import Renderer
+from regionkit.runspec import ansible_config, playbook_run
 from regionkit.scaffold import InitOptions, create_project, propose_profile
 from regionkit.textfilters import comment_text, nginx, quote, systemd, yaml_value
 
@@ -129,6 +130,12 @@ def hostile_profile(root: Path, markers: Path):
     region = profile.region.model_copy(update={"name": "Kab X" + pipe(markers / "pwned-region-name"),
                                                "domain": "x.go.id" + pipe(markers / "pwned-domain")})
     return profile.model_copy(update={"hosts": [host], "region": region})
+
+
+def write_run_files(root: Path, profile, apps: list[dict], build: Path):
+    """The files a deploy of `apps` writes, built as `regionkit deploy` builds them."""
+    return playbook_run(Project(root).ansible_dir, inventory(profile), "site.yml",
+                        deploy_variables(profile, apps, build)).write()
 
 
 def hostile_apps(markers: Path) -> list[dict]:

@@ -75,7 +75,7 @@ def extract(
     from regionkit import bundle
     from regionkit.cli.output import stdout
 
-    folder = default_workdir(file) if workdir is None else workdir
+    folder = bundle.default_workdir(file) if workdir is None else workdir
     bundle.extract(file, folder, public_key)
     stdout.print(str(Path(folder).absolute() / bundle.PROJECT), soft_wrap=True)
 
@@ -93,36 +93,6 @@ def keygen(
     private, public = bundle.generate_key(path)
     stdout.print(f"private key: {private} (keep it at the office)\npublic key: {public}\n"
                  f"public key as PEM, for openssl in the field: {public}.pem")
-
-
-def open_for_deploy(file: Path, workdir: Path | None, public_key: Path | None, options, quiet: bool):
-    """Verify and extract a bundle for `deploy --bundle`; point `options` at its playbooks and packages."""
-    from regionkit import __version__, bundle
-    from regionkit.cli.output import labelled, stderr
-    from regionkit.errors import InputError
-    from regionkit.project import Project
-
-    file = Path(file)
-    workdir = Path(workdir) if workdir is not None else default_workdir(file)
-    verified = bundle.extract(file, workdir, public_key)
-    made_by = verified.manifest.get("kit_version")
-    if made_by != __version__:
-        raise InputError(f"{file} was made by regionkit {made_by}; this is regionkit {__version__}",
-                         hint=f"install the bundle's own: pip install --no-index --find-links {workdir / 'wheels'} "
-                              f"regionkit=={made_by}")
-    if not quiet:
-        for warning in verified.warnings:
-            stderr.print(labelled(warning, "warning:", "yellow"))
-        stderr.print(f"bundle verified ({verified.files} files); deploying from {workdir}")
-    options.playbooks = workdir / "playbooks"
-    options.apt_repo = workdir / bundle.DEBS_ARCHIVE
-    return Project(workdir / bundle.PROJECT)
-
-
-def default_workdir(file: Path) -> Path:
-    """Next to the bundle, its name without `.tar`."""
-    file = Path(file)
-    return file.with_suffix("") if file.suffix == ".tar" else file.with_name(file.name + ".d")
 
 
 def _show(verified, as_json: bool) -> None:

@@ -34,21 +34,25 @@ def deploy(
     json: JsonOption = False,
 ) -> None:
     """Render, then install the chosen apps on the region's servers; exit 1 when anything failed."""
+    from regionkit.catalog import load_catalog
     from regionkit.deploy import DeployOptions
+    from regionkit.project import Project
+    from regionkit.rollout import Rollout
 
     options = DeployOptions(check=check, resume=resume, app=app_id, limit=limit, agreement=agreement,
                             vault_password_file=vault_password_file, tuned=not stock_ansible,
                             preflight=not skip_preflight)
-    project = None
-    if bundle is not None:
-        from regionkit.cli.bundle import open_for_deploy
-
-        project = open_for_deploy(bundle, workdir, public_key, options, quiet=json)
-    elif workdir is not None or public_key is not None:
+    if bundle is None and (workdir is not None or public_key is not None):
         from regionkit.errors import InputError
 
         raise InputError("--workdir and --public-key go with --bundle FILE")
-    _run(options, catalog, json, plan=False, project=project)
+    if bundle is None:
+        rollout = Rollout.open(Project.locate(), load_catalog(catalog), "deploying")
+    else:
+        rollout = Rollout.from_bundle(bundle, load_catalog(catalog), workdir=workdir, public_key=public_key)
+        if not json:
+            _announce(rollout)
+    _run(rollout, options, json, plan=False)
 
 
 def undeploy(
@@ -85,25 +89,35 @@ def plan(
     json: JsonOption = False,
 ) -> None:
     """Run the playbook in check mode and list, per host and app, what a deploy would change."""
-    from regionkit.deploy import DeployOptions
-
-    _run(DeployOptions(check=True, app=app_id, limit=limit, vault_password_file=vault_password_file),
-         catalog, json, plan=True)
-
-
-def _run(options, catalog_path, as_json: bool, plan: bool, project=None) -> None:
     from regionkit.catalog import load_catalog
+    from regionkit.deploy import DeployOptions
+    from regionkit.project import Project
+    from regionkit.rollout import Rollout
+
+    _run(Rollout.open(Project.locate(), load_catalog(catalog), "planning"),
+         DeployOptions(check=True, app=app_id, limit=limit, vault_password_file=vault_password_file), json,
+         plan=True)
+
+
+def _run(rollout, options, as_json: bool, plan: bool) -> None:
     from regionkit.cli import deploy_view
     from regionkit.cli import preflight as preflight_cli
     from regionkit.deploy import deploy as run_deploy
-    from regionkit.project import Project
 
-    project = project or Project.locate()
     view = deploy_view.Progress(enabled=not as_json)
     on_event = preflight_cli.showing_preflight(view.on_event, enabled=not as_json)
     with preflight_cli.refusal_as_json(as_json):
-        result = run_deploy(project, load_catalog(catalog_path), options, on_event, prompt=deploy_view.ask_password)
+        result = run_deploy(rollout, options, on_event, prompt=deploy_view.ask_password)
     _show(result, as_json, plan)
+
+
+def _announce(rollout) -> None:
+    """The bundle's warnings, and where the deploy runs from (stderr)."""
+    from regionkit.cli.output import labelled, stderr
+
+    for warning in rollout.bundle.warnings:
+        stderr.print(labelled(warning, "warning:", "yellow"))
+    stderr.print(f"bundle verified ({rollout.bundle.files} files); deploying from {rollout.project.root.parent}")
 
 
 def _show(result, as_json: bool, plan: bool) -> None:

@@ -20,9 +20,10 @@ def preflight(
     from regionkit.catalog import load_catalog
     from regionkit.preflight import run_preflight
     from regionkit.project import Project
+    from regionkit.rollout import Rollout
 
-    report = run_preflight(Project.locate(), load_catalog(catalog), limit=limit,
-                           vault_password_file=vault_password_file)
+    rollout = Rollout.open(Project.locate(), load_catalog(catalog), "checking the hosts")
+    report = run_preflight(rollout, limit=limit, vault_password_file=vault_password_file)
     from regionkit.cli.output import print_result
 
     print_result(json, report.as_dict(), lambda: show(report))

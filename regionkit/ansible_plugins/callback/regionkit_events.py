@@ -1,12 +1,15 @@
 """Ansible stdout callback: one JSON object per line for each play, task result and the final stats.
 
-regionkit reads these lines to show progress per host and app and to keep the run record. A result is
-attributed to an app through the `app` variable that the playbook's per-app loop sets. Results of tasks with
-`no_log` arrive here already censored by Ansible; nothing else is echoed beyond a short message.
+regionkit reads these lines to show progress per host and app and to keep the run record. Tasks say what they
+are about through two task variables, never through their names: `regionkit_app` (the id of the app the task
+works on; the playbooks set it, templated, where they loop over apps) and `regionkit_phase` (a marker such as
+`recorded`, see regionkit/runspec.py). Events carry them as `app` and `phase`. Results of tasks with `no_log`
+arrive here already censored by Ansible; nothing else is echoed beyond a short message.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 
@@ -35,7 +38,7 @@ class CallbackModule(CallbackBase):
         self._emit({"event": "play", "name": play.get_name()})
 
     def v2_playbook_on_task_start(self, task, is_conditional):
-        self._emit({"event": "task", "name": task.get_name(), "app": _app_of(task)})
+        self._emit({"event": "task", "name": task.get_name(), **_about(task)})
 
     def v2_runner_on_ok(self, result):
         status = "changed" if result._result.get("changed") else "ok"
@@ -57,7 +60,7 @@ class CallbackModule(CallbackBase):
     def _result(self, result, status: str) -> dict:
         task = result._task
         event = {"event": "result", "status": status, "host": result._host.get_name(), "task": task.get_name(),
-                 "action": task.action, "app": _app_of(task)}
+                 "action": task.action, **_about(task)}
         data = result._result
         if status in ("failed", "unreachable", "ignored"):
             if data.get("_ansible_no_log") or data.get("censored"):
@@ -73,10 +76,37 @@ class CallbackModule(CallbackBase):
         return event
 
 
-def _app_of(task) -> str | None:
-    """The id of the app this task works on, from the playbook's per-app loop variable `app`."""
+def _about(task) -> dict:
+    """{"app": the task's `regionkit_app` or None, and "phase": its `regionkit_phase` when it has one}, each
+    rendered with the task's variables (the loop variable of an include is among them)."""
     try:
-        app = task.get_vars().get("app")
-    except Exception:  # noqa: BLE001 - some task kinds cannot compute their vars here; no app then
+        variables = task.get_vars()
+    except Exception:  # noqa: BLE001 - some task kinds cannot compute their vars here; nothing to say then
+        variables = {}
+    about = {"app": _rendered(variables, "regionkit_app")}
+    phase = _rendered(variables, "regionkit_phase")
+    if phase is not None:
+        about["phase"] = phase
+    return about
+
+
+def _rendered(variables: dict, name: str) -> str | None:
+    """The variable `name` as a string rendered with `variables`; None when unset, not a string once rendered, or
+    not renderable here (a variable it names is not among the task's own, as on an include before it loops)."""
+    value = variables.get(name)
+    if value is None:
         return None
-    return app.get("id") if isinstance(app, dict) else None
+    from ansible.template import Templar
+
+    try:
+        value = Templar(loader=_loader(), variables=variables).template(value)
+    except Exception:  # noqa: BLE001 - undefined variables and the like: the task says nothing then
+        return None
+    return str(value) if isinstance(value, str) and value else None
+
+
+@functools.cache
+def _loader():
+    from ansible.parsing.dataloader import DataLoader
+
+    return DataLoader()
