@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, field_validator
 
 from regionkit import depgraph
 from regionkit.errors import InputError, Location, Problem, ValidationFailed
@@ -163,6 +163,16 @@ class ServiceApp(_Installable):
 class UnitSiteApp(_Installable):
     kind: Literal[Kind.UNIT_SITE]
     unit_kinds: list[UnitKind] = Field(min_length=1, description="Unit kinds that get one site each.")
+    database: Literal[Database.NONE] = Field(
+        Database.NONE, description="Unit sites are static files: no playbook creates a database for them.")
+
+    @field_validator("database", mode="before")
+    @classmethod
+    def _no_database(cls, value: object) -> object:
+        if value != Database.NONE.value:
+            raise ValueError("a unit site is served as static files and no playbook creates a database for it; "
+                             "write database: none or leave it out")
+        return value
 
 
 class AndroidApp(_AppBase):
