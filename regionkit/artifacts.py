@@ -29,11 +29,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from regionkit.atomic import sync_dir, write_atomic
 from regionkit.digests import CHUNK, sha256_bytes, sha256_file
 from regionkit.errors import InputError, Location, OperationFailed
+
+if TYPE_CHECKING:
+    from regionkit.catalog import Catalog
 
 INDEX_NAME = "index.json"
 MAX_INDEX_BYTES = 64 * 1024 * 1024  # a store's index.json, read whole
@@ -79,14 +82,6 @@ class Check:
 
 def is_url(store: str) -> bool:
     return store.startswith(("http://", "https://"))
-
-
-def needs_artifact(app: Any) -> bool:
-    """Web and service apps are deployed from an artifact; unit sites come from the build, android and national
-    apps are not installed."""
-    from regionkit.catalog import Kind
-
-    return app.kind in (Kind.WEB, Kind.SERVICE)
 
 
 def store_location(store: str, base: Path) -> str:
@@ -168,7 +163,7 @@ def workload_archive(source: Path | None = None) -> bytes:
 # Building a demo store
 
 
-def build_demo_store(dest: Path, catalog: Any, app_ids: list[str]) -> Path:
+def build_demo_store(dest: Path, catalog: Catalog, app_ids: list[str]) -> Path:
     """Pack the reference workload into `dest` and map each app of `app_ids` (at its catalog version) to it in
     `dest/index.json`. Apps without an artifact (android, national, unit-site) are skipped; unknown ids are an
     InputError before anything is written. Entries of other apps and versions already in the index are kept.
@@ -176,6 +171,8 @@ def build_demo_store(dest: Path, catalog: Any, app_ids: list[str]) -> Path:
     The archive is written under a name derived from its sha256 and the index is replaced atomically, so a reader
     sees the old store or the new one. Returns `dest`.
     """
+    from regionkit.appplan import needs_artifact
+
     apps = [catalog.get(app_id) for app_id in app_ids]
     dest = Path(dest)
     if dest.exists() and not dest.is_dir():

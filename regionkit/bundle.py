@@ -97,15 +97,16 @@ def create(project: Project, catalog: Catalog, out: Path, *, sign_key: Path | No
 def _create(project: Project, catalog: Catalog, out: Path, private_key, vault_password_file: Path | None,
             prompt: Callable[[], str] | None, progress: Callable[[str], None], apt_cache: Path | None) -> Verified:
     from regionkit import debs
+    from regionkit.appplan import plan_deployment
     from regionkit.deploy import resolve_artifacts
     from regionkit.project_checks import check_project
     from regionkit.render import Renderer
-    from regionkit.secrets import Vault, required_secrets, vault_password
+    from regionkit.secrets import Vault, vault_password
 
     profile = check_project(project.profile_path, catalog).checked_profile(
         f"{project.profile_path}: fix these before bundling")
     vault = Vault(project.root, vault_password(project.root, vault_password_file, prompt))
-    vault.ensure(required_secrets(profile, catalog))  # the field gets every secret, generated here
+    vault.ensure(plan_deployment(profile, catalog).secrets)  # the field gets every secret, generated here
     with tempfile.TemporaryDirectory(prefix=".regionkit-bundle-", dir=out.parent) as scratch:
         stage = Path(scratch) / "stage"
         progress("project")

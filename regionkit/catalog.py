@@ -44,9 +44,6 @@ class Kind(StrEnum):
     NATIONAL = "national"
 
 
-INSTALLABLE_KINDS = frozenset({Kind.WEB, Kind.UNIT_SITE, Kind.SERVICE})
-
-
 class Audience(StrEnum):
     PUBLIC = "public"
     GOVERNMENT = "government"
@@ -139,12 +136,10 @@ class _AppBase(_Strict):
     if TYPE_CHECKING:  # each kind of app declares its own Literal kind (a field here would come first)
         kind: Kind
 
-    @property
-    def installable(self) -> bool:
-        return self.kind in INSTALLABLE_KINDS
 
+class InstallableApp(_AppBase):
+    """An app installed on the region's servers (web, service and unit-site apps)."""
 
-class _Installable(_AppBase):
     runtime: Runtime
     database: Database
     resources: Resources
@@ -152,15 +147,15 @@ class _Installable(_AppBase):
     ports: list[Port] = Field(min_length=1)
 
 
-class WebApp(_Installable):
+class WebApp(InstallableApp):
     kind: Literal[Kind.WEB]
 
 
-class ServiceApp(_Installable):
+class ServiceApp(InstallableApp):
     kind: Literal[Kind.SERVICE]
 
 
-class UnitSiteApp(_Installable):
+class UnitSiteApp(InstallableApp):
     kind: Literal[Kind.UNIT_SITE]
     unit_kinds: list[UnitKind] = Field(min_length=1, description="Unit kinds that get one site each.")
     database: Literal[Database.NONE] = Field(
@@ -241,7 +236,7 @@ class Catalog:
 
     path: Path
     groups: list[Group]
-    apps: dict[str, Any]
+    apps: dict[str, App]
     presets: dict[str, Preset] = field(default_factory=dict)
     digest: str = ""
     _graph: dict[str, list[str]] = field(default_factory=dict, repr=False)
@@ -252,7 +247,7 @@ class Catalog:
     def __len__(self) -> int:
         return len(self.apps)
 
-    def get(self, app_id: str) -> Any:
+    def get(self, app_id: str) -> App:
         """The app with this id, or an InputError that suggests the closest ids."""
         try:
             return self.apps[app_id]
@@ -317,7 +312,7 @@ def _check(doc: YamlDocument) -> tuple[Catalog | None, list[Problem]]:
         if not isinstance(doc.data.get("apps"), list):
             return None, sort_problems(problems)
     groups = envelope.groups if envelope else []
-    apps: dict[str, Any] = {}
+    apps: dict[str, App] = {}
     seen: dict[str, int] = {}
     items = doc.data["apps"]
     for index, item in enumerate(items):

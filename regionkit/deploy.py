@@ -20,7 +20,7 @@ import secrets as random_source
 import shlex
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -28,15 +28,16 @@ from pathlib import Path
 from typing import Any
 
 from regionkit import __version__, runner
+from regionkit.appplan import plan_deployment, served_names
 from regionkit.atomic import write_atomic
 from regionkit.catalog import Catalog
 from regionkit.clock import utc_now
 from regionkit.errors import InputError, Location
-from regionkit.inventory import STATE_DIR, app_entries, write_run_files
+from regionkit.inventory import STATE_DIR, PlaybookApp, PlaybookRemoval, app_entries, write_run_files
 from regionkit.project import Project
 from regionkit.region import HostRole
 from regionkit.resources import kit_path
-from regionkit.secrets import VAULT_FILE, Vault, redact, required_secrets, vault_password
+from regionkit.secrets import VAULT_FILE, Vault, redact, vault_password
 
 RUNS_DIR = f"{STATE_DIR}/runs"
 MAX_EVENTS_BYTES = 256 * 1024 * 1024  # a run's events.jsonl, read whole when a killed run is settled
@@ -128,10 +129,11 @@ def deploy(project: Project, catalog: Catalog, options: DeployOptions,
         build = Renderer(project.root, profile, catalog).build(project.root / "build")
         password = vault_password(project.root, options.vault_password_file, prompt)
         vault = Vault(project.root, password)
-        vault.ensure(required_secrets(profile, catalog))
+        plan = plan_deployment(profile, catalog)
+        vault.ensure(plan.secrets)
         secret_values = vault.values()
         artifacts = resolve_artifacts(project, profile, catalog)
-        apps = chosen = app_entries(profile, catalog, build.manifest, artifacts)
+        apps = chosen = app_entries(plan, build.manifest, artifacts)
         carried: dict[str, str] = {}
         if options.resume:
             converged = _converged_in_last_run(project)
@@ -194,8 +196,9 @@ def undeploy(project: Project, catalog: Catalog, app_ids: list[str], options: De
         if options.agreement is not None:
             _check_agreement(project, options.agreement)
         versions = {r.app: r.version for r in running}
-        apps = [{"id": a, "version": versions.get(a) or (catalog.apps[a].version if a in catalog.apps else None),
-                 "config_digest": None} for a in app_ids]
+        apps: list[PlaybookRemoval] = [
+            {"id": a, "version": versions.get(a) or (catalog.apps[a].version if a in catalog.apps else None),
+             "config_digest": None} for a in app_ids]
         files = write_run_files(project.root, profile, [], project.root / "build", tuned=options.tuned,
                                 playbooks=options.playbooks, removing=apps)
         record = _RunRecord(project, "removal", [], _ledger_context(profile, catalog, options, apps, {}))
@@ -240,7 +243,7 @@ def _preflight(project: Project, catalog: Catalog, profile, options: DeployOptio
         raise PreflightFailed(report)
 
 
-def _ledger_context(profile, catalog: Catalog, options: DeployOptions, apps: list[dict],
+def _ledger_context(profile, catalog: Catalog, options: DeployOptions, apps: Sequence[Mapping[str, Any]],
                     carried: dict[str, str]) -> dict[str, Any]:
     """What a run record keeps so that the run's ledger entries can be written from it alone."""
     return {"region": [profile.region.key, profile.region.name], "catalog_digest": catalog.digest,
@@ -331,10 +334,8 @@ def _check_agreement(project: Project, number: str) -> None:
                          hint="`regionkit agreements list` shows them; `regionkit agreements add` records one")
 
 
-def _urls(profile, apps: list[dict]) -> list[dict]:
+def _urls(profile, apps: list[PlaybookApp]) -> list[dict]:
     """Where each deployed app answers: its address, and the web hosts that serve it."""
-    from regionkit.render_context import served_names
-
     web = [h.address for h in profile.hosts if HostRole.WEB in h.roles]
     urls = []
     for app in apps:
@@ -386,8 +387,7 @@ def resolve_artifacts(project: Project, profile, catalog: Catalog) -> dict[str, 
     and both sha256 when the store's file is not the one its index names."""
     from regionkit.artifacts import fetch, resolve
 
-    needing = [a for a in profile.apps if a in catalog.apps and catalog.apps[a].installable
-               and catalog.apps[a].kind.value != "unit-site"]
+    needing = plan_deployment(profile, catalog).with_artifact
     if not needing:
         return {}
     if profile.artifacts is None:
@@ -398,9 +398,9 @@ def resolve_artifacts(project: Project, profile, catalog: Catalog) -> dict[str, 
         store = str(project.root / store)
     cache = project.root / STATE_DIR / "cache" / "artifacts"
     found = {}
-    for app_id in needing:
-        artifact = resolve(store, app_id, catalog.apps[app_id].version)
-        found[app_id] = _LocalArtifact(fetch(artifact, cache), artifact.sha256)
+    for plan in needing:
+        artifact = resolve(store, plan.id, plan.app.version)
+        found[plan.id] = _LocalArtifact(fetch(artifact, cache), artifact.sha256)
     return found
 
 

@@ -21,10 +21,11 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from regionkit import runner
+from regionkit.appplan import Serves, plan_deployment
 from regionkit.atomic import write_atomic
-from regionkit.catalog import Catalog, Database, Kind
+from regionkit.catalog import Catalog, Database, InstallableApp
 from regionkit.errors import InputError, OperationFailed
-from regionkit.inventory import STATE_DIR, ansible_config, ansible_yaml, inventory, serves
+from regionkit.inventory import STATE_DIR, ansible_config, ansible_yaml, inventory
 from regionkit.project import Project
 from regionkit.region import Host, HostRole, Profile
 from regionkit.resources import kit_path
@@ -40,7 +41,6 @@ MIN_FREE_MB = 256  # below this (or below what the apps declare, if less) a depl
 MIN_MEMORY_MB = 1024  # a host with less memory in total cannot run the web or database stack
 DB_ENGINE_MEMORY_MB = 512  # what one database server needs, on top of the apps
 WEB_PORT = 80
-DB_PORTS = {Database.MARIADB: 3306, Database.POSTGRESQL: 5432}
 DB_PROCESSES = {Database.MARIADB: ("mariadbd", "mysqld"), Database.POSTGRESQL: ("postgres",)}
 
 
@@ -129,29 +129,26 @@ def host_needs(profile: Profile, catalog: Catalog) -> dict[str, HostNeeds]:
     """Per host: web hosts run nginx (port 80) and hold every chosen installable app (disk at /srv/regionkit,
     memory, each service app's upstream port); database hosts hold the databases of the apps that have one
     (the same declared disk again at /var, DB_ENGINE_MEMORY_MB per engine, 3306 and/or 5432)."""
-    from regionkit.render_context import build_contexts
-
-    apps = [catalog.apps[a] for a in profile.apps if a in catalog.apps and catalog.apps[a].installable]
-    upstream = {c.app.id: c.app.upstream_port for c in build_contexts(profile, catalog, "")
-                if c.app.upstream_port is not None}  # every installable app has one
-    with_db = [a for a in apps if a.kind != Kind.UNIT_SITE and a.database != Database.NONE]
-    engines = sorted({a.database for a in with_db}, key=lambda e: DB_PORTS[e])
+    plan = plan_deployment(profile, catalog)
+    apps = [(p, p.app) for p in plan.installable if isinstance(p.app, InstallableApp)]
+    with_db = [(p.database, app) for p, app in apps if p.database is not None]
+    engines = sorted({(database.engine, database.port) for database, _ in with_db}, key=lambda e: e[1])
     needs = {}
     for host in profile.hosts:
         need = needs[host.name] = HostNeeds()
         if HostRole.WEB in host.roles:
-            need.disk_mb[APPS_ROOT] = sum(a.resources.disk_mb for a in apps)
-            need.memory_mb += sum(a.resources.memory_mb for a in apps)
+            need.disk_mb[APPS_ROOT] = sum(app.resources.disk_mb for _, app in apps)
+            need.memory_mb += sum(app.resources.memory_mb for _, app in apps)
             need.claim(WEB_PORT, PortUse("nginx", ("nginx",)))
-            for app in apps:
-                if serves(app) == "service":
-                    need.claim(upstream[app.id], PortUse(f"app {app.id}", app=app.id))
+            for p, _ in apps:
+                if p.serves == Serves.SERVICE and p.upstream_port is not None:
+                    need.claim(p.upstream_port, PortUse(f"app {p.id}", app=p.id))
         if HostRole.DB in host.roles and with_db:
-            need.disk_mb[DATA_ROOT] = sum(a.resources.disk_mb for a in with_db)
+            need.disk_mb[DATA_ROOT] = sum(app.resources.disk_mb for _, app in with_db)
             need.memory_mb += DB_ENGINE_MEMORY_MB * len(engines)
-            for engine in engines:
+            for engine, port in engines:
                 name = "MariaDB" if engine == Database.MARIADB else "PostgreSQL"
-                need.claim(DB_PORTS[engine], PortUse(name, DB_PROCESSES[engine]))
+                need.claim(port, PortUse(name, DB_PROCESSES[engine]))
     return needs
 
 

@@ -14,12 +14,11 @@ app = typer.Typer(help="The apps' release archives: the artifact store the deplo
 
 def _installable_chosen(loaded, profile) -> list:
     """The chosen apps deployed from an artifact (web and service), dependencies first."""
-    from regionkit.artifacts import needs_artifact
+    from regionkit.appplan import plan_deployment
 
     for app_id in profile.apps:
         loaded.get(app_id)  # an app not in the catalog is an error, not a silent skip
-    order = loaded.closure(list(profile.apps))
-    return [loaded.apps[a] for a in order if a in profile.apps and needs_artifact(loaded.apps[a])]
+    return [plan.app for plan in plan_deployment(profile, loaded).with_artifact]
 
 
 def _project_store(project, profile) -> str:
@@ -54,7 +53,8 @@ def build_demo(
     json: JsonOption = False,
 ) -> None:
     """Build the reference workload into a store for the chosen web and service apps (outside a project: all)."""
-    from regionkit.artifacts import INDEX_NAME, Store, build_demo_store, needs_artifact
+    from regionkit.appplan import needs_artifact
+    from regionkit.artifacts import INDEX_NAME, Store, build_demo_store
     from regionkit.catalog import load_catalog
     from regionkit.errors import InputError
     from regionkit.project import Project
