@@ -1,14 +1,15 @@
 """The deployment plan: what each chosen app of a region needs on a server, decided once.
 
-`plan_deployment(profile, catalog)` answers, per chosen app (dependencies first): installable or not, how it
-is served, whether it is deployed from an artifact, its database, its vault secrets, its host names, its
-upstream port and its paths on the server. Rendering, secrets, the playbook vars, the project checks,
-preflight, the artifact store and the bundle read these answers instead of deciding for themselves.
+`plan_deployment(profile, catalog)` answers, per chosen app (dependencies first): installed or not (an
+`Installation`, or None), how it is served, whether it is deployed from an artifact, its database, its vault
+secrets, its host names, its upstream port and its paths on the server. Rendering, secrets, the playbook vars,
+the project checks, preflight, the artifact store and the bundle read these answers instead of deciding.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -47,21 +48,32 @@ class DatabasePlan:
 
 
 @dataclass(frozen=True)
-class AppPlan:
-    """One chosen app's needs. Non-installable apps (android, national) have installable False, and None or
-    empty for everything a server would hold."""
+class Installation:
+    """How an installed app (web, service or unit-site) is put on the web hosts."""
 
-    app: App
-    installable: bool
-    serves: Serves | None
-    php_version: str | None  # "8.2" for php-X.Y runtimes
+    app: InstallableApp
+    serves: Serves
+    php_version: str | None  # "8.2" for apps served by php-fpm
     needs_artifact: bool  # deployed from the artifact store (web and service apps; unit sites come from the build)
     database: DatabasePlan | None
-    secrets: tuple[str, ...]  # vault names `<app id>/<kind>`
-    fqdn: str | None
+    fqdn: str
     sites: tuple[str, ...]  # unit codes, one site each (unit-site apps)
     names: tuple[tuple[str | None, str], ...]  # (unit code or None, host name) the app answers to
-    upstream_port: int | None
+    upstream_port: int  # 127.0.0.1 port of an app served by its own process
+
+    @property
+    def id(self) -> str:
+        return self.app.id
+
+
+@dataclass(frozen=True)
+class AppPlan:
+    """One chosen app's needs: its installation (None for android and national apps, which no server holds),
+    its vault secrets and its folders on the web hosts."""
+
+    app: App
+    installation: Installation | None
+    secrets: tuple[str, ...]  # vault names `<app id>/<kind>`: app_key when installed, db_password with a database
     root: str  # where the release is installed on the web hosts
     secrets_dir: str  # where the deploy writes the app's secrets on the web hosts
 
@@ -77,16 +89,16 @@ class DeploymentPlan:
     apps: dict[str, AppPlan]
 
     @property
-    def installable(self) -> list[AppPlan]:
-        return [p for p in self.apps.values() if p.installable]
+    def installed(self) -> list[Installation]:
+        return [p.installation for p in self.apps.values() if p.installation is not None]
 
     @property
-    def with_database(self) -> list[AppPlan]:
-        return [p for p in self.apps.values() if p.database is not None]
+    def with_database(self) -> list[Installation]:
+        return [i for i in self.installed if i.database is not None]
 
     @property
-    def with_artifact(self) -> list[AppPlan]:
-        return [p for p in self.apps.values() if p.needs_artifact]
+    def with_artifact(self) -> list[Installation]:
+        return [i for i in self.installed if i.needs_artifact]
 
     @property
     def secrets(self) -> list[str]:
@@ -104,7 +116,7 @@ def app_fqdn(app_id: str, profile: Profile) -> str:
     return f"{app_id}.{profile.region.domain}"
 
 
-def served_names(domain: str, fqdn: str, sites: list[str] | tuple[str, ...]) -> list[tuple[str | None, str]]:
+def served_names(domain: str, fqdn: str, sites: Sequence[str]) -> list[tuple[str | None, str]]:
     """The names an app answers to on its web hosts, as (unit code, name): one per unit site, else its fqdn."""
     return [(site, f"{site}.{domain}") for site in sites] or [(None, fqdn)]
 
@@ -120,7 +132,7 @@ def plan_deployment(profile: Profile, catalog: Catalog) -> DeploymentPlan:
 def _plan(app: App, profile: Profile, db_host: str) -> AppPlan:
     root, secrets_dir = f"{SERVER_APPS_DIR}/{app.id}", f"{SERVER_SECRETS_DIR}/{app.id}"
     if not isinstance(app, InstallableApp):
-        return AppPlan(app, False, None, None, False, None, (), None, (), (), None, root, secrets_dir)
+        return AppPlan(app, None, (), root, secrets_dir)
     database = None
     if app.database != Database.NONE:  # a unit-site app's is always none (catalog.UnitSiteApp)
         name = app.id.replace("-", "_")
@@ -129,15 +141,14 @@ def _plan(app: App, profile: Profile, db_host: str) -> AppPlan:
     serves = _serves(app)
     sites = tuple(u.code for u in profile.units if isinstance(app, UnitSiteApp) and u.kind in app.unit_kinds)
     fqdn = app_fqdn(app.id, profile)
-    return AppPlan(
-        app=app, installable=True, serves=serves,
-        php_version=app.runtime.split("-")[1] if serves == Serves.PHP_FPM else None,
-        needs_artifact=needs_artifact(app), database=database,
-        secrets=((f"{app.id}/db_password",) if database else ()) + (f"{app.id}/app_key",),
-        fqdn=fqdn, sites=sites, names=tuple(served_names(profile.region.domain, fqdn, sites)),
+    installation = Installation(
+        app=app, serves=serves, php_version=app.runtime.split("-")[1] if serves == Serves.PHP_FPM else None,
+        needs_artifact=needs_artifact(app), database=database, fqdn=fqdn, sites=sites,
+        names=tuple(served_names(profile.region.domain, fqdn, sites)),
         upstream_port=UPSTREAM_PORT_BASE + zlib.crc32(app.id.encode()) % UPSTREAM_PORT_SPAN,
-        root=root, secrets_dir=secrets_dir,
     )
+    secrets = ((f"{app.id}/db_password",) if database else ()) + (f"{app.id}/app_key",)
+    return AppPlan(app, installation, secrets, root, secrets_dir)
 
 
 def _serves(app: InstallableApp) -> Serves:

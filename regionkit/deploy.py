@@ -398,9 +398,9 @@ def resolve_artifacts(project: Project, profile, catalog: Catalog) -> dict[str, 
         store = str(project.root / store)
     cache = project.root / STATE_DIR / "cache" / "artifacts"
     found = {}
-    for plan in needing:
-        artifact = resolve(store, plan.id, plan.app.version)
-        found[plan.id] = _LocalArtifact(fetch(artifact, cache), artifact.sha256)
+    for installed in needing:
+        artifact = resolve(store, installed.id, installed.app.version)
+        found[installed.id] = _LocalArtifact(fetch(artifact, cache), artifact.sha256)
     return found
 
 

@@ -18,7 +18,7 @@ import yaml
 
 from regionkit.appplan import DeploymentPlan
 from regionkit.atomic import write_atomic
-from regionkit.catalog import Database, InstallableApp
+from regionkit.catalog import Database
 from regionkit.errors import InputError, Location
 from regionkit.plaintext import CONTROL_CHARACTERS
 from regionkit.region import HostRole, Profile
@@ -100,21 +100,20 @@ def app_entries(plan: DeploymentPlan, manifest: dict, artifacts: dict[str, Any])
     build's (each app's inputs digest), `artifacts` app id -> checked local copy (`path`, `sha256`).
     InputError when an app is not in the build."""
     entries = []
-    for p in plan.installable:
-        app = p.app
-        assert isinstance(app, InstallableApp) and p.serves and p.fqdn and p.upstream_port  # p.installable
-        record = manifest.get("apps", {}).get(p.id)
+    for i in plan.installed:
+        app = i.app
+        record = manifest.get("apps", {}).get(i.id)
         if record is None:
-            raise InputError(f"{p.id} is not in the build", hint="run `regionkit render` first")
-        artifact = artifacts.get(p.id)
+            raise InputError(f"{i.id} is not in the build", hint="run `regionkit render` first")
+        artifact = artifacts.get(i.id)
         entries.append(PlaybookApp(
-            id=p.id, name=app.name, version=app.version, kind=app.kind.value, runtime=app.runtime,
-            serves=p.serves.value, upstream_port=p.upstream_port,
-            database=p.database.engine.value if p.database else Database.NONE.value,
-            db_name=p.database.name if p.database else None, db_user=p.database.user if p.database else None,
-            fqdn=p.fqdn, health=app.health,
+            id=i.id, name=app.name, version=app.version, kind=app.kind.value, runtime=app.runtime,
+            serves=i.serves.value, upstream_port=i.upstream_port,
+            database=i.database.engine.value if i.database else Database.NONE.value,
+            db_name=i.database.name if i.database else None, db_user=i.database.user if i.database else None,
+            fqdn=i.fqdn, health=app.health,
             artifact=PlaybookArtifact(path=str(artifact.path), sha256=artifact.sha256) if artifact else None,
-            config_digest=record["inputs_digest"], sites=list(p.sites),
+            config_digest=record["inputs_digest"], sites=list(i.sites),
         ))
     return entries
 

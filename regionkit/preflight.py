@@ -23,7 +23,7 @@ from pathlib import Path
 from regionkit import runner
 from regionkit.appplan import Serves, plan_deployment
 from regionkit.atomic import write_atomic
-from regionkit.catalog import Catalog, Database, InstallableApp
+from regionkit.catalog import Catalog, Database
 from regionkit.errors import InputError, OperationFailed
 from regionkit.inventory import STATE_DIR, ansible_config, ansible_yaml, inventory
 from regionkit.project import Project
@@ -129,20 +129,19 @@ def host_needs(profile: Profile, catalog: Catalog) -> dict[str, HostNeeds]:
     """Per host: web hosts run nginx (port 80) and hold every chosen installable app (disk at /srv/regionkit,
     memory, each service app's upstream port); database hosts hold the databases of the apps that have one
     (the same declared disk again at /var, DB_ENGINE_MEMORY_MB per engine, 3306 and/or 5432)."""
-    plan = plan_deployment(profile, catalog)
-    apps = [(p, p.app) for p in plan.installable if isinstance(p.app, InstallableApp)]
-    with_db = [(p.database, app) for p, app in apps if p.database is not None]
+    installed = plan_deployment(profile, catalog).installed
+    with_db = [(i.database, i.app) for i in installed if i.database is not None]
     engines = sorted({(database.engine, database.port) for database, _ in with_db}, key=lambda e: e[1])
     needs = {}
     for host in profile.hosts:
         need = needs[host.name] = HostNeeds()
         if HostRole.WEB in host.roles:
-            need.disk_mb[APPS_ROOT] = sum(app.resources.disk_mb for _, app in apps)
-            need.memory_mb += sum(app.resources.memory_mb for _, app in apps)
+            need.disk_mb[APPS_ROOT] = sum(i.app.resources.disk_mb for i in installed)
+            need.memory_mb += sum(i.app.resources.memory_mb for i in installed)
             need.claim(WEB_PORT, PortUse("nginx", ("nginx",)))
-            for p, _ in apps:
-                if p.serves == Serves.SERVICE and p.upstream_port is not None:
-                    need.claim(p.upstream_port, PortUse(f"app {p.id}", app=p.id))
+            for i in installed:
+                if i.serves == Serves.SERVICE:
+                    need.claim(i.upstream_port, PortUse(f"app {i.id}", app=i.id))
         if HostRole.DB in host.roles and with_db:
             need.disk_mb[DATA_ROOT] = sum(app.resources.disk_mb for _, app in with_db)
             need.memory_mb += DB_ENGINE_MEMORY_MB * len(engines)

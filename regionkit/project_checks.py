@@ -130,8 +130,8 @@ def _hosts(doc: YamlDocument, profile: Profile, catalog: Catalog) -> list[Proble
     plan = plan_deployment(profile, catalog)
     roles = {role for host in profile.hosts for role in host.roles}
     problems = []
-    installable = [p.id for p in plan.installable]
-    with_db = [p.id for p in plan.with_database]
+    installable = [i.id for i in plan.installed]
+    with_db = [i.id for i in plan.with_database]
     if installable and HostRole.WEB not in roles:
         problems.append(Problem(f"no host has the web role, and {len(installable)} chosen apps run on one "
                                 f"({_few(installable)})", doc.location(("hosts",))))

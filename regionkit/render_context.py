@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from regionkit.appplan import DatabasePlan, plan_deployment
-from regionkit.catalog import AndroidApp, Catalog, InstallableApp, Kind, NationalApp
+from regionkit.catalog import AndroidApp, Catalog, Kind, NationalApp
 from regionkit.region import Profile
 
 
@@ -130,21 +130,24 @@ def build_contexts(profile: Profile, catalog: Catalog, kit_version: str) -> list
     units = unit_views(profile)
     hosts = tuple(HostView(h.name, h.address, tuple(r.value for r in h.roles)) for h in profile.hosts)
     plan = plan_deployment(profile, catalog)
-    links = tuple(Link(p.id, p.app.name, f"https://{p.fqdn}/") for p in plan.apps.values() if p.app.kind == Kind.WEB)
+    links = tuple(Link(i.id, i.app.name, f"https://{i.fqdn}/") for i in plan.installed if i.app.kind == Kind.WEB)
     contexts = []
     for p in plan.apps.values():
-        app = p.app
-        installed = app if isinstance(app, InstallableApp) else None
+        app, installed = p.app, p.installation
         view = AppView(
             id=app.id, name=app.name, kind=app.kind.value, version=app.version, summary_en=app.summary.en,
-            summary_id=app.summary.id, fqdn=p.fqdn, url=f"https://{p.fqdn}/" if p.fqdn else None,
-            runtime=installed.runtime if installed else None, serves=p.serves.value if p.serves else None,
-            php_version=p.php_version, health=installed.health if installed else None,
-            ports=tuple(installed.ports) if installed else (),
-            memory_mb=installed.resources.memory_mb if installed else None,
-            upstream_port=p.upstream_port, root=p.root, database=p.database,
+            summary_id=app.summary.id, fqdn=installed.fqdn if installed else None,
+            url=f"https://{installed.fqdn}/" if installed else None,
+            runtime=installed.app.runtime if installed else None,
+            serves=installed.serves.value if installed else None,
+            php_version=installed.php_version if installed else None,
+            health=installed.app.health if installed else None,
+            ports=tuple(installed.app.ports) if installed else (),
+            memory_mb=installed.app.resources.memory_mb if installed else None,
+            upstream_port=installed.upstream_port if installed else None, root=p.root,
+            database=installed.database if installed else None,
             settings=dict(profile.choice(app.id).settings), secrets_dir=p.secrets_dir,
-            units=tuple(u for u in units if u.code in p.sites),
+            units=tuple(u for u in units if installed and u.code in installed.sites),
             android_package=_android_package(profile, app) if isinstance(app, AndroidApp) else None,
             min_sdk=app.android.min_sdk if isinstance(app, AndroidApp) else None,
             integration=app.integration.model_dump(mode="json") if isinstance(app, NationalApp) else None,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from regionkit import ledger
 from regionkit.appplan import app_fqdn, plan_deployment
-from regionkit.catalog import Catalog, InstallableApp, Kind
+from regionkit.catalog import Catalog, Kind
 from regionkit.errors import InputError, Location
 from regionkit.project import Project
 from regionkit.region import Profile
@@ -116,18 +116,17 @@ def targets(profile: Profile, catalog: Catalog, running: list[ledger.Running]) -
     """One target per running app and host; a unit-site app gives one per unit site (as deploy lists them)."""
     ids = {r.app for r in running if r.app in catalog.apps}
     as_chosen = profile.model_copy(update={"apps": {a: profile.apps.get(a) for a in ids}})
-    plans = plan_deployment(as_chosen, catalog).apps
+    installed = {i.id: i for i in plan_deployment(as_chosen, catalog).installed}
     addresses = {h.name: h.address for h in profile.hosts}
     found = []
     for r in running:
-        plan = plans.get(r.app)
-        app = plan.app if plan is not None and isinstance(plan.app, InstallableApp) else None
-        if plan is not None and app is not None:
-            names, health = list(plan.names), app.health
+        app = installed.get(r.app)
+        if app is not None:
+            names, health = list(app.names), app.app.health
         else:  # no longer an installable app of the catalog: its name is still known, its health path is not
             names, health = [(None, app_fqdn(r.app, profile))], "/"
         for unit, name in names:
-            is_site = unit is not None or (app is not None and app.kind == Kind.UNIT_SITE)
+            is_site = unit is not None or (app is not None and app.app.kind == Kind.UNIT_SITE)
             path = "/" if is_site else health
             found.append(Target(r.app, unit, r.host, addresses.get(r.host), name, path,
                                 r.version, r.since, r.operator, health_document=not is_site and app is not None))

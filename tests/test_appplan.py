@@ -33,7 +33,7 @@ UNIT_SITES = [a for a, app in KIT.apps.items() if app.kind == Kind.UNIT_SITE]
 def fixed_inputs(profile, catalog):
     """The playbook vars' inputs that a real run takes from the build and the artifact store, made fixed."""
     plan = plan_deployment(profile, catalog)
-    manifest = {"apps": {p.id: {"inputs_digest": f"digest-of-{p.id}"} for p in plan.installable}}
+    manifest = {"apps": {p.id: {"inputs_digest": f"digest-of-{p.id}"} for p in plan.installed}}
     artifacts = {p.id: SimpleNamespace(path=Path(f"/artifacts/{p.id}-{p.app.version}.tar.gz"), sha256="ab" * 32)
                  for p in plan.with_artifact}
     return plan, app_entries(plan, manifest, artifacts)
@@ -85,29 +85,33 @@ def test_every_app_of_the_kit_is_planned(agreement):
 def test_vault_context_and_playbook_vars_agree_with_the_plan(agreement, app_id):
     _, plan, vault, contexts, variables = agreement
     app_plan = plan.apps[app_id]
+    installed = app_plan.installation
+    assert (installed is not None) == isinstance(KIT.apps[app_id], InstallableApp)
+    database = installed.database if installed else None
     engine = expected_engine(KIT.apps[app_id])
-    assert (app_plan.database.engine if app_plan.database else None) == engine
+    assert (database.engine if database else None) == engine
     # the vault holds exactly the plan's secrets: app_key for every installed app, db_password with a database
     in_vault = {n["name"] for n in vault.names() if n["name"].startswith(f"{app_id}/")}
     assert in_vault == set(app_plan.secrets)
     assert (f"{app_id}/db_password" in in_vault) == (engine is not None)
-    assert (f"{app_id}/app_key" in in_vault) == app_plan.installable
+    assert (f"{app_id}/app_key" in in_vault) == (installed is not None)
     # the render context's database section and serving are the plan's
     view = contexts[app_id]
-    assert view.database == app_plan.database
+    assert view.database == database
     if engine is not None:
         assert (view.database.engine, view.database.port) == (engine, DB_PORTS[engine])
-    assert view.serves == (app_plan.serves.value if app_plan.serves else None)
+    assert view.serves == (installed.serves.value if installed else None)
     # the playbook vars: one entry per installed app, and a database account exactly for apps with a database
     entry = next((a for a in variables["regionkit_apps"] if a["id"] == app_id), None)
-    assert (entry is not None) == app_plan.installable
+    assert (entry is not None) == (installed is not None)
     if entry is not None:
         assert entry["database"] == (engine.value if engine else "none")
         assert (entry["db_name"], entry["db_user"]) == ((view.database.name, view.database.user) if engine
                                                         else (None, None))
         assert entry["serves"] == view.serves and entry["upstream_port"] == view.upstream_port
-        assert (entry["artifact"] is not None) == app_plan.needs_artifact == (app_plan.app.kind in (Kind.WEB,
-                                                                                                   Kind.SERVICE))
+        assert installed is not None
+        assert (entry["artifact"] is not None) == installed.needs_artifact == (installed.app.kind in (Kind.WEB,
+                                                                                                     Kind.SERVICE))
     accounts = [d for d in variables["regionkit_databases"] if d["id"] == app_id]
     assert accounts == ([{"id": app_id, "database": engine.value, "db_name": view.database.name,
                           "db_user": view.database.user}] if engine else [])
@@ -120,7 +124,7 @@ def test_preflight_needs_agree_with_the_plan(agreement):
     assert {p.id for p in plan.with_database} == {a.id for a in with_db}
     assert needs["db1"].disk_mb == {DATA_ROOT: sum(a.resources.disk_mb for a in with_db)}
     assert sorted(needs["db1"].ports) == sorted({DB_PORTS[a.database] for a in with_db})
-    installed = plan.installable
+    installed = plan.installed
     assert needs["web1"].disk_mb == {APPS_ROOT: sum(p.app.resources.disk_mb for p in installed)}
     services = {use.app for use in needs["web1"].ports.values() if use.app}
     assert services == {p.id for p in installed if p.serves == Serves.SERVICE}
@@ -144,7 +148,8 @@ def test_unit_sites_alone_need_no_database_host(cli, project):
     profile = load_profile(profile_path)
     plan = plan_deployment(profile, KIT)
     sites = [plan.apps[a] for a in UNIT_SITES]
-    assert all(p.database is None and p.secrets == (f"{p.id}/app_key",) for p in sites)
+    assert all(p.installation and p.installation.database is None for p in sites)
+    assert all(p.secrets == (f"{p.id}/app_key",) for p in sites)
     with_db = plan.with_database  # the dependencies the unit sites pull in (sso, portal-egov)
     assert with_db and {p.id for p in with_db}.isdisjoint(UNIT_SITES)
     errors = [p.message for p in check_project(profile_path, KIT).errors if "db role" in p.message]

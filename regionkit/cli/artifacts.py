@@ -18,7 +18,7 @@ def _installable_chosen(loaded, profile) -> list:
 
     for app_id in profile.apps:
         loaded.get(app_id)  # an app not in the catalog is an error, not a silent skip
-    return [plan.app for plan in plan_deployment(profile, loaded).with_artifact]
+    return [installed.app for installed in plan_deployment(profile, loaded).with_artifact]
 
 
 def _project_store(project, profile) -> str:
