@@ -36,7 +36,7 @@ from regionkit.digests import CHUNK, sha256_bytes, sha256_file
 from regionkit.errors import InputError, Location, OperationFailed
 
 if TYPE_CHECKING:
-    from regionkit.catalog import Catalog
+    from regionkit.catalog import Catalog, InstallableApp
     from regionkit.project import Project
     from regionkit.region import Profile
 
@@ -86,14 +86,6 @@ def is_url(store: str) -> bool:
     return store.startswith(("http://", "https://"))
 
 
-def needs_artifact(app: Any) -> bool:
-    """Web and service apps are deployed from an artifact; unit sites come from the build, android and national
-    apps are not installed."""
-    from regionkit.catalog import Kind
-
-    return app.kind in (Kind.WEB, Kind.SERVICE)
-
-
 def store_location(store: str, base: Path) -> str:
     """The store as `resolve` takes it: a URL as it is, a relative folder made absolute against `base` (the
     folder of region.yaml)."""
@@ -125,21 +117,22 @@ def store_setting(dest: Path, root: Path) -> str:
         return str(absolute)
 
 
-def chosen_needing_artifacts(catalog: Catalog, profile: Profile) -> list[Any]:
-    """The catalog entries of the chosen apps deployed from an artifact (web and service), dependencies first.
+def chosen_needing_artifacts(catalog: Catalog, profile: Profile) -> list[InstallableApp]:
+    """The catalog entries of the chosen apps the deployment plan deploys from an artifact, dependencies first.
     An app not in the catalog is an InputError, not a silent skip."""
+    from regionkit.appplan import plan_deployment
+
     for app_id in profile.apps:
         catalog.get(app_id)
-    order = catalog.closure(list(profile.apps))
-    return [catalog.apps[a] for a in order if a in profile.apps and needs_artifact(catalog.apps[a])]
+    return [installed.app for installed in plan_deployment(profile, catalog).with_artifact]
 
 
 def resolve_chosen(project: Project, catalog: Catalog, profile: Profile
-                   ) -> tuple[Store, list[tuple[Any, Artifact | None, str | None]]]:
+                   ) -> tuple[Store, list[tuple[InstallableApp, Artifact | None, str | None]]]:
     """(the project's store, one (catalog entry, artifact or None, why not or None) per chosen app that needs an
     artifact). An app the store cannot resolve gets its problem as text; a missing or unreadable store raises."""
     store = Store.open(project_store(project, profile))
-    rows: list[tuple[Any, Artifact | None, str | None]] = []
+    rows: list[tuple[InstallableApp, Artifact | None, str | None]] = []
     for entry in chosen_needing_artifacts(catalog, profile):
         try:
             rows.append((entry, store.resolve(entry.id, entry.version), None))
@@ -216,7 +209,7 @@ def workload_archive(source: Path | None = None) -> bytes:
 # Building a demo store
 
 
-def build_demo_store(dest: Path, catalog: Any, app_ids: list[str]) -> Path:
+def build_demo_store(dest: Path, catalog: Catalog, app_ids: list[str]) -> Path:
     """Pack the reference workload into `dest` and map each app of `app_ids` (at its catalog version) to it in
     `dest/index.json`. Apps without an artifact (android, national, unit-site) are skipped; unknown ids are an
     InputError before anything is written. Entries of other apps and versions already in the index are kept.
@@ -224,6 +217,8 @@ def build_demo_store(dest: Path, catalog: Any, app_ids: list[str]) -> Path:
     The archive is written under a name derived from its sha256 and the index is replaced atomically, so a reader
     sees the old store or the new one. Returns `dest`.
     """
+    from regionkit.appplan import needs_artifact
+
     apps = [catalog.get(app_id) for app_id in app_ids]
     dest = Path(dest)
     if dest.exists() and not dest.is_dir():

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, field_validator
 
 from regionkit import depgraph
 from regionkit.errors import InputError, Location, Problem, ValidationFailed
@@ -42,9 +42,6 @@ class Kind(StrEnum):
     ANDROID = "android"
     SERVICE = "service"
     NATIONAL = "national"
-
-
-INSTALLABLE_KINDS = frozenset({Kind.WEB, Kind.UNIT_SITE, Kind.SERVICE})
 
 
 class Audience(StrEnum):
@@ -139,12 +136,10 @@ class _AppBase(_Strict):
     if TYPE_CHECKING:  # each kind of app declares its own Literal kind (a field here would come first)
         kind: Kind
 
-    @property
-    def installable(self) -> bool:
-        return self.kind in INSTALLABLE_KINDS
 
+class InstallableApp(_AppBase):
+    """An app installed on the region's servers (web, service and unit-site apps)."""
 
-class _Installable(_AppBase):
     runtime: Runtime
     database: Database
     resources: Resources
@@ -152,17 +147,27 @@ class _Installable(_AppBase):
     ports: list[Port] = Field(min_length=1)
 
 
-class WebApp(_Installable):
+class WebApp(InstallableApp):
     kind: Literal[Kind.WEB]
 
 
-class ServiceApp(_Installable):
+class ServiceApp(InstallableApp):
     kind: Literal[Kind.SERVICE]
 
 
-class UnitSiteApp(_Installable):
+class UnitSiteApp(InstallableApp):
     kind: Literal[Kind.UNIT_SITE]
     unit_kinds: list[UnitKind] = Field(min_length=1, description="Unit kinds that get one site each.")
+    database: Literal[Database.NONE] = Field(
+        Database.NONE, description="Unit sites are static files: no playbook creates a database for them.")
+
+    @field_validator("database", mode="before")
+    @classmethod
+    def _no_database(cls, value: object) -> object:
+        if value != Database.NONE.value:
+            raise ValueError("a unit site is served as static files and no playbook creates a database for it; "
+                             "write database: none or leave it out")
+        return value
 
 
 class AndroidApp(_AppBase):
@@ -231,7 +236,7 @@ class Catalog:
 
     path: Path
     groups: list[Group]
-    apps: dict[str, Any]
+    apps: dict[str, App]
     presets: dict[str, Preset] = field(default_factory=dict)
     digest: str = ""
     _graph: dict[str, list[str]] = field(default_factory=dict, repr=False)
@@ -242,7 +247,7 @@ class Catalog:
     def __len__(self) -> int:
         return len(self.apps)
 
-    def get(self, app_id: str) -> Any:
+    def get(self, app_id: str) -> App:
         """The app with this id, or an InputError that suggests the closest ids."""
         try:
             return self.apps[app_id]
@@ -307,7 +312,7 @@ def _check(doc: YamlDocument) -> tuple[Catalog | None, list[Problem]]:
         if not isinstance(doc.data.get("apps"), list):
             return None, sort_problems(problems)
     groups = envelope.groups if envelope else []
-    apps: dict[str, Any] = {}
+    apps: dict[str, App] = {}
     seen: dict[str, int] = {}
     items = doc.data["apps"]
     for index, item in enumerate(items):

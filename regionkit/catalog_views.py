@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Any
 
 from regionkit import depgraph
-from regionkit.catalog import Catalog, Kind
+from regionkit.catalog import App, Catalog, Kind, UnitSiteApp
 from regionkit.errors import InputError, Problem
 from regionkit.units import STANDARD_OPD, UnitKind
 
@@ -35,7 +35,7 @@ def filter_apps(catalog: Catalog, group: str | None = None, kind: str | None = N
     return apps
 
 
-def app_record(app: Any) -> dict:
+def app_record(app: App) -> dict:
     return app.model_dump(mode="json")
 
 
@@ -48,13 +48,13 @@ def problem_record(problem: Problem) -> dict:
 def dependency_tree(catalog: Catalog, app_id: str, _path: tuple[str, ...] = ()) -> dict:
     """Nested dependencies of one app; a node already on the path is not expanded again."""
     app = catalog.apps[app_id]
-    node = {"id": app.id, "name": app.name, "kind": str(app.kind.value), "depends_on": []}
+    node: dict[str, Any] = {"id": app.id, "name": app.name, "kind": str(app.kind.value), "depends_on": []}
     if app_id not in _path:
         node["depends_on"] = [dependency_tree(catalog, dep, _path + (app_id,)) for dep in app.depends_on]
     return node
 
 
-def app_details(catalog: Catalog, app: Any) -> dict:
+def app_details(catalog: Catalog, app: App) -> dict:
     """An app's record plus what it needs (tree and install order) and what needs it."""
     required_by_all = depgraph.closure(catalog.dependents, [app.id])[:-1]
     return {
@@ -81,11 +81,11 @@ def catalog_stats(catalog: Catalog) -> dict:
         "by_kind": {k.value: sum(1 for a in apps if a.kind == k) for k in Kind},
         "by_audience": dict(Counter(a.audience.value for a in apps).most_common()),
         "by_status": dict(Counter(a.status.value for a in apps).most_common()),
-        "unit_sites": [_sites_per_region(a) for a in apps if a.kind == Kind.UNIT_SITE],
+        "unit_sites": [_sites_per_region(a) for a in apps if isinstance(a, UnitSiteApp)],
     }
 
 
-def _sites_per_region(app: Any) -> dict:
+def _sites_per_region(app: UnitSiteApp) -> dict:
     """How many sites one unit-site app makes in a kabupaten/kota, over all 514 in the code table.
 
     OPD counts come from the standard OPD list and kecamatan from the code table; kelurahan and UPTD are not

@@ -19,7 +19,7 @@ import secrets as random_source
 import shlex
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -27,11 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from regionkit import __version__, runner
+from regionkit.appplan import served_names
 from regionkit.atomic import write_atomic
 from regionkit.catalog import Catalog
 from regionkit.clock import utc_now
 from regionkit.errors import InputError, Location
-from regionkit.inventory import deploy_variables, inventory
+from regionkit.inventory import PlaybookApp, PlaybookRemoval, inventory, playbook_vars
 from regionkit.project import Project
 from regionkit.region import HostRole
 from regionkit.rollout import Rollout
@@ -100,7 +101,7 @@ def deploy(rollout: Rollout, options: DeployOptions, on_event: Callable[[dict], 
             apps = [a for a in apps if a["id"] == options.app]
         apps = [a for a in apps if a["id"] not in skipped]
         spec = playbook_run(project.ansible_dir, inventory(profile), "site.yml",
-                            deploy_variables(profile, apps, project.build_dir, apt_repo=rollout.apt_repo,
+                            playbook_vars(profile, apps, project.build_dir, apt_repo=rollout.apt_repo,
                                              chosen=chosen),
                             playbooks=rollout.playbooks, tuned=options.tuned, limit=options.limit,
                             vault_file=project.vault_path, check=options.check)
@@ -152,10 +153,11 @@ def undeploy(project: Project, catalog: Catalog, app_ids: list[str], options: De
         if options.agreement is not None:
             _check_agreement(project, options.agreement)
         versions = {r.app: r.version for r in running}
-        apps = [{"id": a, "version": versions.get(a) or (catalog.apps[a].version if a in catalog.apps else None),
-                 "config_digest": None} for a in app_ids]
+        apps: list[PlaybookRemoval] = [
+            {"id": a, "version": versions.get(a) or (catalog.apps[a].version if a in catalog.apps else None),
+             "config_digest": None} for a in app_ids]
         spec = playbook_run(project.ansible_dir, inventory(profile), "remove.yml",
-                            deploy_variables(profile, [], project.build_dir, removing=apps),
+                            playbook_vars(profile, [], project.build_dir, removing=apps),
                             tuned=options.tuned, limit=options.limit)
         spec.write()
         record = _RunRecord(project, "removal", [], _ledger_context(profile, catalog, options, apps, {}))
@@ -191,7 +193,7 @@ def _preflight(rollout: Rollout, options: DeployOptions, on_event: Callable[[dic
         raise PreflightFailed(report)
 
 
-def _ledger_context(profile, catalog: Catalog, options: DeployOptions, apps: list[dict],
+def _ledger_context(profile, catalog: Catalog, options: DeployOptions, apps: Sequence[Mapping[str, Any]],
                     carried: dict[str, str]) -> dict[str, Any]:
     """What a run record keeps so that the run's ledger entries can be written from it alone."""
     return {"region": [profile.region.key, profile.region.name], "catalog_digest": catalog.digest,
@@ -282,10 +284,8 @@ def _check_agreement(project: Project, number: str) -> None:
                          hint="`regionkit agreements list` shows them; `regionkit agreements add` records one")
 
 
-def _urls(profile, apps: list[dict]) -> list[dict]:
+def _urls(profile, apps: list[PlaybookApp]) -> list[dict]:
     """Where each deployed app answers: its address, and the web hosts that serve it."""
-    from regionkit.render_context import served_names
-
     web = [h.address for h in profile.hosts if HostRole.WEB in h.roles]
     urls = []
     for app in apps:

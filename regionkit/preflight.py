@@ -21,9 +21,10 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from regionkit import runner, serverpaths
-from regionkit.catalog import Catalog, Database, Kind
+from regionkit.appplan import Serves, plan_deployment
+from regionkit.catalog import Catalog, Database
 from regionkit.errors import InputError, OperationFailed
-from regionkit.inventory import inventory, serves
+from regionkit.inventory import inventory
 from regionkit.project import Project
 from regionkit.region import Host, HostRole, Profile
 from regionkit.rollout import Rollout
@@ -37,7 +38,6 @@ MIN_FREE_MB = 256  # below this (or below what the apps declare, if less) a depl
 MIN_MEMORY_MB = 1024  # a host with less memory in total cannot run the web or database stack
 DB_ENGINE_MEMORY_MB = 512  # what one database server needs, on top of the apps
 WEB_PORT = 80
-DB_PORTS = {Database.MARIADB: 3306, Database.POSTGRESQL: 5432}
 DB_PROCESSES = {Database.MARIADB: ("mariadbd", "mysqld"), Database.POSTGRESQL: ("postgres",)}
 
 
@@ -126,29 +126,25 @@ def host_needs(profile: Profile, catalog: Catalog) -> dict[str, HostNeeds]:
     """Per host: web hosts run nginx (port 80) and hold every chosen installable app (disk at serverpaths.ROOT,
     memory, each service app's upstream port); database hosts hold the databases of the apps that have one
     (the same declared disk again at serverpaths.DATA, DB_ENGINE_MEMORY_MB per engine, 3306 and/or 5432)."""
-    from regionkit.render_context import build_contexts
-
-    apps = [catalog.apps[a] for a in profile.apps if a in catalog.apps and catalog.apps[a].installable]
-    upstream = {c.app.id: c.app.upstream_port for c in build_contexts(profile, catalog, "")
-                if c.app.upstream_port is not None}  # every installable app has one
-    with_db = [a for a in apps if a.kind != Kind.UNIT_SITE and a.database != Database.NONE]
-    engines = sorted({a.database for a in with_db}, key=lambda e: DB_PORTS[e])
+    installed = plan_deployment(profile, catalog).installed
+    with_db = [(i.database, i.app) for i in installed if i.database is not None]
+    engines = sorted({(database.engine, database.port) for database, _ in with_db}, key=lambda e: e[1])
     needs = {}
     for host in profile.hosts:
         need = needs[host.name] = HostNeeds()
         if HostRole.WEB in host.roles:
-            need.disk_mb[serverpaths.ROOT] = sum(a.resources.disk_mb for a in apps)
-            need.memory_mb += sum(a.resources.memory_mb for a in apps)
+            need.disk_mb[serverpaths.ROOT] = sum(i.app.resources.disk_mb for i in installed)
+            need.memory_mb += sum(i.app.resources.memory_mb for i in installed)
             need.claim(WEB_PORT, PortUse("nginx", ("nginx",)))
-            for app in apps:
-                if serves(app) == "service":
-                    need.claim(upstream[app.id], PortUse(f"app {app.id}", app=app.id))
+            for i in installed:
+                if i.serves == Serves.SERVICE:
+                    need.claim(i.upstream_port, PortUse(f"app {i.id}", app=i.id))
         if HostRole.DB in host.roles and with_db:
-            need.disk_mb[serverpaths.DATA] = sum(a.resources.disk_mb for a in with_db)
+            need.disk_mb[serverpaths.DATA] = sum(app.resources.disk_mb for _, app in with_db)
             need.memory_mb += DB_ENGINE_MEMORY_MB * len(engines)
-            for engine in engines:
+            for engine, port in engines:
                 name = "MariaDB" if engine == Database.MARIADB else "PostgreSQL"
-                need.claim(DB_PORTS[engine], PortUse(name, DB_PROCESSES[engine]))
+                need.claim(port, PortUse(name, DB_PROCESSES[engine]))
     return needs
 
 

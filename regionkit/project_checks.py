@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from regionkit.catalog import INSTALLABLE_KINDS, Catalog, Database, Kind
+from regionkit.appplan import plan_deployment
+from regionkit.catalog import Catalog, Kind
 from regionkit.errors import Problem, ValidationFailed
 from regionkit.logo import LogoError, read_logo
 from regionkit.region import HostRole, Profile, RegionKind, load_profile_document
@@ -126,11 +127,11 @@ def _apps(doc: YamlDocument, profile: Profile, catalog: Catalog) -> list[Problem
 
 
 def _hosts(doc: YamlDocument, profile: Profile, catalog: Catalog) -> list[Problem]:
-    chosen = [catalog.apps[a] for a in profile.apps if a in catalog.apps]
+    plan = plan_deployment(profile, catalog)
     roles = {role for host in profile.hosts for role in host.roles}
     problems = []
-    installable = [a.id for a in chosen if a.kind in INSTALLABLE_KINDS]
-    with_db = [a.id for a in chosen if a.kind in INSTALLABLE_KINDS and a.database != Database.NONE]
+    installable = [i.id for i in plan.installed]
+    with_db = [i.id for i in plan.with_database]
     if installable and HostRole.WEB not in roles:
         problems.append(Problem(f"no host has the web role, and {len(installable)} chosen apps run on one "
                                 f"({_few(installable)})", doc.location(("hosts",))))

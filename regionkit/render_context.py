@@ -1,18 +1,18 @@
 """The one typed object every template sees: region, units, the app being rendered, hosts and URLs.
 
 Templates read attributes only (`{{ region.name }}`, `{{ app.url }}`); nothing here can reach a secret value:
-secrets appear as references (`app.database.password_file`) that the deploy fills in on the server.
+secrets appear as references (`app.database.password_file`) that the deploy fills in on the server. What an app
+needs on a server (how it is served, its database, names, ports and paths) comes from its plan (regionkit.appplan).
 """
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from regionkit import serverpaths
-from regionkit.catalog import INSTALLABLE_KINDS, Catalog, Database, Kind
-from regionkit.region import HostRole, Profile
+from regionkit.appplan import DatabasePlan, plan_deployment
+from regionkit.catalog import AndroidApp, Catalog, Kind, NationalApp
+from regionkit.region import Profile
 
 
 @dataclass(frozen=True)
@@ -59,16 +59,6 @@ class HostView:
 
 
 @dataclass(frozen=True)
-class DatabaseView:
-    engine: str  # mariadb | postgresql
-    host: str
-    port: int
-    name: str
-    user: str
-    password_file: str  # a reference: the deploy writes the secret there, mode 0600
-
-
-@dataclass(frozen=True)
 class Link:
     id: str
     name: str
@@ -86,12 +76,14 @@ class AppView:
     fqdn: str | None
     url: str | None
     runtime: str | None
+    serves: str | None  # static | php-fpm | service (installable apps)
+    php_version: str | None  # "8.2" for apps served by php-fpm
     health: str | None
     ports: tuple[int, ...]
     memory_mb: int | None
     upstream_port: int | None  # for runtimes that serve HTTP themselves, behind nginx
     root: str  # where the release is installed on the server
-    database: DatabaseView | None
+    database: DatabasePlan | None  # its password_file is a reference: the deploy writes the secret there
     settings: dict[str, Any]
     secrets_dir: str
     units: tuple[UnitView, ...]  # unit-site apps: the units that get a site
@@ -132,57 +124,39 @@ def unit_views(profile: Profile) -> tuple[UnitView, ...]:
     ) for u in profile.units)
 
 
-def app_fqdn(app_id: str, profile: Profile) -> str:
-    return f"{app_id}.{profile.region.domain}"
-
-
-def served_names(domain: str, fqdn: str, sites: list[str]) -> list[tuple[str | None, str]]:
-    """The names an app answers to on its web hosts, as (unit code, name): one per unit site, else its fqdn."""
-    return [(site, f"{site}.{domain}") for site in sites] or [(None, fqdn)]
-
-
 def build_contexts(profile: Profile, catalog: Catalog, kit_version: str) -> list[RenderContext]:
     """One context per chosen app, in install order (dependencies first)."""
     region = region_view(profile)
     units = unit_views(profile)
     hosts = tuple(HostView(h.name, h.address, tuple(r.value for r in h.roles)) for h in profile.hosts)
-    db_host = next((h for h in profile.hosts if HostRole.DB in h.roles), None)
-    chosen = [a for a in catalog.closure([a for a in profile.apps if a in catalog.apps]) if a in profile.apps]
-    links = tuple(Link(a, catalog.apps[a].name, f"https://{app_fqdn(a, profile)}/") for a in chosen
-                  if catalog.apps[a].kind == Kind.WEB)
+    plan = plan_deployment(profile, catalog)
+    links = tuple(Link(i.id, i.app.name, f"https://{i.fqdn}/") for i in plan.installed if i.app.kind == Kind.WEB)
     contexts = []
-    for app_id in chosen:
-        app = catalog.apps[app_id]
-        installable = app.kind in INSTALLABLE_KINDS
-        database = None
-        if installable and app.database != Database.NONE:
-            engine = app.database.value
-            database = DatabaseView(
-                engine=engine, host=db_host.address if db_host else "127.0.0.1",
-                port=3306 if engine == "mariadb" else 5432, name=app_id.replace("-", "_"),
-                user=app_id.replace("-", "_")[:32],
-                password_file=f"{serverpaths.APP_SECRETS.format(id=app_id)}/db_password",
-            )
-        fqdn = app_fqdn(app_id, profile) if installable else None
+    for p in plan.apps.values():
+        app, installed = p.app, p.installation
         view = AppView(
             id=app.id, name=app.name, kind=app.kind.value, version=app.version, summary_en=app.summary.en,
-            summary_id=app.summary.id, fqdn=fqdn, url=f"https://{fqdn}/" if fqdn else None,
-            runtime=getattr(app, "runtime", None), health=getattr(app, "health", None),
-            ports=tuple(getattr(app, "ports", ())),
-            memory_mb=app.resources.memory_mb if installable else None,
-            upstream_port=8000 + zlib.crc32(app_id.encode()) % 1000 if installable else None,
-            root=serverpaths.APP_ROOT.format(id=app_id), database=database,
-            settings=dict(profile.choice(app_id).settings), secrets_dir=serverpaths.APP_SECRETS.format(id=app_id),
-            units=tuple(u for u in units if app.kind == Kind.UNIT_SITE and u.kind in app.unit_kinds),
-            android_package=_android_package(profile, app) if app.kind == Kind.ANDROID else None,
-            min_sdk=app.android.min_sdk if app.kind == Kind.ANDROID else None,
-            integration=app.integration.model_dump(mode="json") if app.kind == Kind.NATIONAL else None,
+            summary_id=app.summary.id, fqdn=installed.fqdn if installed else None,
+            url=f"https://{installed.fqdn}/" if installed else None,
+            runtime=installed.app.runtime if installed else None,
+            serves=installed.serves.value if installed else None,
+            php_version=installed.php_version if installed else None,
+            health=installed.app.health if installed else None,
+            ports=tuple(installed.app.ports) if installed else (),
+            memory_mb=installed.app.resources.memory_mb if installed else None,
+            upstream_port=installed.upstream_port if installed else None, root=p.root,
+            database=installed.database if installed else None,
+            settings=dict(profile.choice(app.id).settings), secrets_dir=p.secrets_dir,
+            units=tuple(u for u in units if installed and u.code in installed.sites),
+            android_package=_android_package(profile, app) if isinstance(app, AndroidApp) else None,
+            min_sdk=app.android.min_sdk if isinstance(app, AndroidApp) else None,
+            integration=app.integration.model_dump(mode="json") if isinstance(app, NationalApp) else None,
         )
         contexts.append(RenderContext(kit_version, region, units, view, hosts, links))
     return contexts
 
 
-def _android_package(profile: Profile, app: Any) -> str:
+def _android_package(profile: Profile, app: AndroidApp) -> str:
     """Reverse domain of the region plus the app's suffix: pandeglangkab.go.id + laksa -> id.go.pandeglangkab.laksa."""
     parts = [p.replace("-", "_") for p in reversed(profile.region.domain.split("."))]
     parts = [f"x{p}" if p[0].isdigit() else p for p in parts]

@@ -13,17 +13,21 @@ import io
 import json
 import sqlite3
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from regionkit import ledger as ledger_mod
 from regionkit import registry
 from regionkit.clock import utc_now
 
+if TYPE_CHECKING:
+    from regionkit.catalog import Catalog
+
 UNKNOWN_GROUP = "(not in the catalog)"
 
 
-def build(conn: sqlite3.Connection, catalog: Any | None = None, generated_at: str | None = None) -> dict[str, Any]:
-    """The report's data. `catalog` (a regionkit.catalog.Catalog) gives app names and groups."""
+def build(conn: sqlite3.Connection, catalog: Catalog | None = None,
+          generated_at: str | None = None) -> dict[str, Any]:
+    """The report's data. `catalog` gives app names and groups."""
     stored = list(registry.entries(conn))
     ledgers = registry.ledgers(conn)
     running = ledger_mod.current_state(stored)
@@ -70,8 +74,8 @@ def build(conn: sqlite3.Connection, catalog: Any | None = None, generated_at: st
     if catalog is not None:
         for g in catalog.groups:
             groups[g.id] = {"group": g.id, "name": g.name, "catalog_apps": 0, "apps_adopted": 0, "adoptions": 0}
-        for item in catalog.apps.values():
-            groups[item.group]["catalog_apps"] += 1
+        for catalog_app in catalog.apps.values():
+            groups[catalog_app.group]["catalog_apps"] += 1
     for a in app_rows:
         group_id = a["group"] or UNKNOWN_GROUP
         group = groups.setdefault(group_id, {"group": a["group"], "name": a["group_name"], "catalog_apps": 0,

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from regionkit import __version__
+from regionkit.appplan import DeploymentPlan, plan_deployment
 from regionkit.catalog import Catalog
 from regionkit.errors import InputError
 from regionkit.project import Project
@@ -22,6 +24,7 @@ from regionkit.region import Profile
 
 if TYPE_CHECKING:
     from regionkit.bundle import Verified
+    from regionkit.inventory import PlaybookApp
     from regionkit.render import BuildResult
     from regionkit.secrets import Vault, VaultPassword
 
@@ -42,8 +45,9 @@ class Rollout:
     field bundle's (`bundle`, what it was extracted from), else None: the kit's playbooks, the hosts' own apt.
 
     Prepared (`prepare`, or the steps one by one): `build` (the rendered build), `password` and `vault` (every
-    secret the chosen apps need is in it), `artifacts` (app id -> LocalArtifact) and `apps`, the plan: every
-    chosen installable app, dependencies first, as the playbooks read it (inventory.app_entries)."""
+    secret the chosen apps need is in it), `artifacts` (app id -> LocalArtifact) and `apps`: every chosen
+    installable app, dependencies first, as the playbooks read it (inventory.app_entries). `plan` is the
+    deployment plan (appplan) that every step reads."""
 
     project: Project
     catalog: Catalog
@@ -55,7 +59,12 @@ class Rollout:
     password: VaultPassword | None = field(default=None, repr=False)  # never in a traceback or a log
     vault: Vault | None = field(default=None, repr=False)
     artifacts: dict[str, LocalArtifact] = field(default_factory=dict)
-    apps: list[dict] = field(default_factory=list)
+    apps: list[PlaybookApp] = field(default_factory=list)
+
+    @cached_property
+    def plan(self) -> DeploymentPlan:
+        """The deployment plan of the chosen apps (appplan): what each needs on the servers, decided once."""
+        return plan_deployment(self.profile, self.catalog)
 
     @classmethod
     def open(cls, project: Project, catalog: Catalog, doing: str = "deploying", *, playbooks: Path | None = None,
@@ -91,11 +100,11 @@ class Rollout:
     def unlock(self, password_file: Path | None = None, prompt: Callable[[], str] | None = None) -> Vault:
         """Open the project's vault (password from `password_file`, the environment, the project or `prompt`)
         and generate the secrets the chosen apps need that it lacks. InputError when there is no password."""
-        from regionkit.secrets import Vault, required_secrets, vault_password
+        from regionkit.secrets import Vault, vault_password
 
         self.password = vault_password(self.project.root, password_file, prompt)
         self.vault = Vault(self.project.root, self.password)
-        self.vault.ensure(required_secrets(self.profile, self.catalog))
+        self.vault.ensure(self.plan.secrets)
         return self.vault
 
     def render(self, root: Path | None = None) -> BuildResult:
@@ -115,15 +124,14 @@ class Rollout:
         index names."""
         from regionkit.artifacts import fetch, project_store, resolve
 
-        needing = [a for a in self.profile.apps if a in self.catalog.apps and self.catalog.apps[a].installable
-                   and self.catalog.apps[a].kind.value != "unit-site"]
+        needing = self.plan.with_artifact
         self.artifacts = {}
         if needing:
             store = project_store(self.project, self.profile)
             cache = self.project.artifact_cache
-            for app_id in needing:
-                artifact = resolve(store, app_id, self.catalog.apps[app_id].version)
-                self.artifacts[app_id] = LocalArtifact(fetch(artifact, cache), artifact.sha256)
+            for installed in needing:
+                artifact = resolve(store, installed.id, installed.app.version)
+                self.artifacts[installed.id] = LocalArtifact(fetch(artifact, cache), artifact.sha256)
         return self.artifacts
 
     def prepare(self, password_file: Path | None = None, prompt: Callable[[], str] | None = None) -> Rollout:
@@ -133,7 +141,7 @@ class Rollout:
         build = self.render()
         self.unlock(password_file, prompt)
         self.fetch_artifacts()
-        self.apps = app_entries(self.profile, self.catalog, build.manifest, self.artifacts)
+        self.apps = app_entries(self.plan, build.manifest, self.artifacts)
         return self
 
     @property

@@ -58,7 +58,7 @@ class RunSpec:
     playbooks: Path
     folder: Path
     inventory: dict[str, Any]
-    variables: dict[str, Any]
+    variables: Mapping[str, Any]
     extra_args: tuple[str, ...] = ()
     limit: str | None = None
     tuned: bool = True
@@ -76,7 +76,7 @@ class RunSpec:
         config = ansible_config(self.folder, self.tuned, self.playbooks)  # first: it refuses what it cannot hold
         self.folder.mkdir(parents=True, exist_ok=True)
         write_atomic(files.inventory, ansible_yaml(self.inventory))
-        write_atomic(files.variables, ansible_yaml(self.variables))
+        write_atomic(files.variables, ansible_yaml(dict(self.variables)))
         write_atomic(files.config, config)
         return files
 
@@ -111,7 +111,7 @@ class RunSpec:
             return runner.run(argv, self.env(), on_event, log, (*keep_fds, *password_fds))
 
 
-def playbook_run(folder: Path, inventory: dict[str, Any], playbook: str, variables: dict[str, Any], *,
+def playbook_run(folder: Path, inventory: dict[str, Any], playbook: str, variables: Mapping[str, Any], *,
                  playbooks: Path | None = None, tuned: bool = True,
                  limit: str | None = None, vault_file: Path | None = None, check: bool = False) -> RunSpec:
     """The spec of every run regionkit makes: `playbook` of `playbooks` (default: the kit's) with `inventory`

@@ -1,6 +1,6 @@
 """The region's secrets: generated per region, kept in an Ansible Vault file (0600), never printed or logged.
 
-Secret names are `<app id>/<kind>`: `db_password` for apps with a database, `app_key` for every installable app.
+Secret names are `<app id>/<kind>`; which ones the chosen apps need is their plan's answer (regionkit.appplan).
 The vault password comes from `--vault-password-file`, REGIONKIT_VAULT_PASSWORD_FILE, REGIONKIT_VAULT_PASSWORD,
 the project's `.vault-pass` (kept out of git), or a prompt, in that order.
 """
@@ -17,11 +17,9 @@ from typing import Any
 import yaml
 
 from regionkit.atomic import write_atomic
-from regionkit.catalog import INSTALLABLE_KINDS, Catalog, Database
 from regionkit.clock import utc_now
 from regionkit.errors import InputError, Location
 from regionkit.project import Project
-from regionkit.region import Profile
 
 PASSWORD_FILE_ENV = "REGIONKIT_VAULT_PASSWORD_FILE"
 PASSWORD_ENV = "REGIONKIT_VAULT_PASSWORD"
@@ -75,19 +73,6 @@ def _read_password_file(path: Path) -> bytes:
     if not value:
         raise InputError("the vault password file is empty", Location(path))
     return value
-
-
-def required_secrets(profile: Profile, catalog: Catalog) -> list[str]:
-    """The secret names the chosen apps need, in a stable order."""
-    names = []
-    for app_id in profile.apps:
-        app = catalog.apps.get(app_id)
-        if app is None or app.kind not in INSTALLABLE_KINDS:
-            continue
-        if app.database != Database.NONE:
-            names.append(f"{app_id}/db_password")
-        names.append(f"{app_id}/app_key")
-    return names
 
 
 class Vault:

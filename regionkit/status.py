@@ -15,11 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from regionkit import ledger
+from regionkit.appplan import app_fqdn, plan_deployment
 from regionkit.catalog import Catalog, Kind
 from regionkit.errors import InputError, Location
 from regionkit.project import Project
 from regionkit.region import Profile
-from regionkit.render_context import app_fqdn, build_contexts, served_names
 
 HTTP_PORT = 80
 DEFAULT_TIMEOUT = 5.0
@@ -116,21 +116,20 @@ def targets(profile: Profile, catalog: Catalog, running: list[ledger.Running]) -
     """One target per running app and host; a unit-site app gives one per unit site (as deploy lists them)."""
     ids = {r.app for r in running if r.app in catalog.apps}
     as_chosen = profile.model_copy(update={"apps": {a: profile.apps.get(a) for a in ids}})
-    views = {c.app.id: c.app for c in build_contexts(as_chosen, catalog, "")}
+    installed = {i.id: i for i in plan_deployment(as_chosen, catalog).installed}
     addresses = {h.name: h.address for h in profile.hosts}
     found = []
     for r in running:
-        view = views.get(r.app)
-        if view is not None and view.fqdn:
-            names = served_names(profile.region.domain, view.fqdn, [u.code for u in view.units])
-            health = view.health
+        app = installed.get(r.app)
+        if app is not None:
+            names, health = list(app.names), app.app.health
         else:  # no longer an installable app of the catalog: its name is still known, its health path is not
-            view, names, health = None, [(None, app_fqdn(r.app, profile))], "/"
+            names, health = [(None, app_fqdn(r.app, profile))], "/"
         for unit, name in names:
-            is_site = unit is not None or (view is not None and view.kind == Kind.UNIT_SITE)
-            path = "/" if is_site or health is None else health
+            is_site = unit is not None or (app is not None and app.app.kind == Kind.UNIT_SITE)
+            path = "/" if is_site else health
             found.append(Target(r.app, unit, r.host, addresses.get(r.host), name, path,
-                                r.version, r.since, r.operator, health_document=not is_site and view is not None))
+                                r.version, r.since, r.operator, health_document=not is_site and app is not None))
     return found
 
 

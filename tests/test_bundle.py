@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from regionkit import bundle, debs
+from regionkit import bundle, debs, packing
 from regionkit.errors import InputError, ValidationFailed
 
 
@@ -25,7 +25,7 @@ def make_bundle(tmp_path: Path, key=None, extra=None, name="b.tar", apps=("e-off
         (stage / rel).write_bytes(data)
     manifest = {"format": bundle.FORMAT, "kit_version": "0.1.0", "created": "2026-11-23T00:00:00Z",
                 "region": {"code": "36.01", "name": "Kabupaten Pandeglang"}, "apps": list(apps),
-                "files": bundle._hash_tree(stage)}
+                "files": packing._hash_tree(stage)}
     data = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
     (stage / bundle.MANIFEST).write_bytes(data)
     if key is not None:
@@ -33,7 +33,7 @@ def make_bundle(tmp_path: Path, key=None, extra=None, name="b.tar", apps=("e-off
 
         (stage / bundle.SIGNATURE).write_text(base64.b64encode(key.sign(data)).decode() + "\n")
     out = tmp_path / name
-    bundle._write_tar(stage, out, 0)
+    packing._write_tar(stage, out, 0)
     if extra is not None:
         with tarfile.open(out, "a") as tar:
             extra(tar)
@@ -447,7 +447,7 @@ def copied(project: Path, tmp_path: Path) -> dict[str, int]:
     from regionkit.project import Project
 
     dest = tmp_path / "stage" / "project"
-    bundle._copy_project(project, dest, Project(project).profile())
+    packing._copy_project(project, dest, Project(project).profile())
     return {p.relative_to(dest).as_posix(): p.stat().st_mode & 0o777 for p in dest.rglob("*") if p.is_file()}
 
 

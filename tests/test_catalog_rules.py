@@ -119,6 +119,9 @@ def test_wrong_types_and_values(write_catalog, catalog_text, old, new, field, me
      "required for a service app"),
     ("    health: /\n", "", "apps[website-opd].health", "required for a unit-site app"),
     ("    unit_kinds: [opd, kecamatan]\n", "", "apps[website-opd].unit_kinds", "required for a unit-site app"),
+    # no playbook creates a database for a unit site (static files): the catalog cannot claim one
+    ("    database: none\n    resources: {cpu: 0.5", "    database: mariadb\n    resources: {cpu: 0.5",
+     "apps[website-opd].database", "no playbook creates a database for it"),
     ("    unit_kinds: [opd, kecamatan]\n", "    unit_kinds: [opd, desa]\n", "apps[website-opd].unit_kinds[1]",
      "Input should be"),
     # android apps are built elsewhere: no database, but their packaging info

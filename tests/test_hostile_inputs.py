@@ -17,7 +17,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from regionkit import bundle, ledger
+from regionkit import bundle, ledger, packing
 from regionkit.errors import ValidationFailed
 from regionkit.project import Project
 
@@ -95,10 +95,10 @@ def test_markup_in_a_bundle_manifest_is_printed_as_text_by_bundle_verify(tmp_pat
     (stage / "project" / "region.yaml").write_bytes(b"region: {code: '36.01'}\n")
     manifest = {"format": bundle.FORMAT, "kit_version": "0.1.0", "created": "2026-11-23T00:00:00Z",
                 "region": {"code": "36.01", "name": MARKUP}, "apps": ["e-office"],
-                "files": bundle._hash_tree(stage)}
+                "files": packing._hash_tree(stage)}
     (stage / bundle.MANIFEST).write_text(json.dumps(manifest, sort_keys=True) + "\n")
     out = tmp_path / "b[link=x]y[bold].tar"
-    bundle._write_tar(stage, out, 0)
+    packing._write_tar(stage, out, 0)
     result = cli("bundle", "verify", out)
     assert result.exit_code == 0, result.output
     assert f"region 36.01 {MARKUP}" in result.stdout and str(out) in result.stdout

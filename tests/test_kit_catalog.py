@@ -2,7 +2,7 @@
 
 import pytest
 
-from regionkit.catalog import INSTALLABLE_KINDS, Kind, load_catalog
+from regionkit.catalog import InstallableApp, Kind, load_catalog
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_kinds_are_all_used_and_installables_carry_a_recipe(kit):
     assert kit.apps["website-opd"].kind == Kind.UNIT_SITE
     assert sum(1 for a in kit.apps.values() if a.kind == Kind.ANDROID) >= 6
     for app in kit.apps.values():
-        if app.kind in INSTALLABLE_KINDS:
+        if isinstance(app, InstallableApp):
             assert app.health.startswith("/") and app.ports and app.resources.memory_mb > 0
 
 

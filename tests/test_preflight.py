@@ -13,7 +13,7 @@ import pytest
 from conftest import with_hosts
 
 from regionkit import preflight
-from regionkit.catalog import load_catalog
+from regionkit.catalog import InstallableApp, load_catalog
 from regionkit.errors import InputError
 from regionkit.preflight import HostNeeds, PortUse, Severity, evaluate, host_needs, select_hosts
 from regionkit.project import Project
@@ -72,7 +72,7 @@ def pandeglang(cli, project):
 def test_web_and_db_hosts_need_what_the_chosen_apps_declare(pandeglang):
     catalog = load_catalog()
     needs = host_needs(pandeglang, catalog)
-    installable = [catalog.apps[a] for a in pandeglang.apps if catalog.apps[a].installable]
+    installable = [catalog.apps[a] for a in pandeglang.apps if isinstance(catalog.apps[a], InstallableApp)]
     with_db = [a for a in installable if a.kind.value != "unit-site" and a.database.value != "none"]
     web, db = needs["web1"], needs["db1"]
     assert web.disk_mb == {APPS_ROOT: sum(a.resources.disk_mb for a in installable)}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import with_hosts
 
-from regionkit import __version__, bundle
+from regionkit import __version__, bundle, packing
 from regionkit.catalog import load_catalog
 from regionkit.errors import InputError, ValidationFailed
 from regionkit.project import Project
@@ -26,10 +26,10 @@ def bundle_of(project: Path, tmp_path: Path, kit_version: str = __version__) -> 
     (stage / "debs" / "Packages").write_text("")
     manifest = {"format": bundle.FORMAT, "kit_version": kit_version, "created": "2026-11-23T00:00:00Z",
                 "region": {"code": "36.01", "name": "Kabupaten Pandeglang"}, "apps": [],
-                "files": bundle._hash_tree(stage)}
+                "files": packing._hash_tree(stage)}
     (stage / bundle.MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     out = tmp_path / "field.tar"
-    bundle._write_tar(stage, out, 0)
+    packing._write_tar(stage, out, 0)
     return out
 
 

@@ -29,7 +29,7 @@ from jinja2 import TemplateRuntimeError
 from regionkit import preflight, runner
 from regionkit.catalog import load_catalog
 from regionkit.errors import InputError, ValidationFailed
-from regionkit.inventory import deploy_variables, inventory
+from regionkit.inventory import inventory, playbook_vars
 from regionkit.plaintext import CONTROL_CHARACTERS, text_problem
 from regionkit.project import Project
 from regionkit.region import load_profile
@@ -135,7 +135,7 @@ def hostile_profile(root: Path, markers: Path):
 def write_run_files(root: Path, profile, apps: list[dict], build: Path):
     """The files a deploy of `apps` writes, built as `regionkit deploy` builds them."""
     return playbook_run(Project(root).ansible_dir, inventory(profile), "site.yml",
-                        deploy_variables(profile, apps, build)).write()
+                        playbook_vars(profile, apps, build)).write()
 
 
 def hostile_apps(markers: Path) -> list[dict]:

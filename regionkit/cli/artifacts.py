@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,15 +22,15 @@ def build_demo(
     json: JsonOption = False,
 ) -> None:
     """Build the reference workload into a store for the chosen web and service apps (outside a project: all)."""
+    from regionkit.appplan import needs_artifact
     from regionkit.artifacts import (
         INDEX_NAME,
         Store,
         build_demo_store,
         chosen_needing_artifacts,
-        needs_artifact,
         store_setting,
     )
-    from regionkit.catalog import load_catalog
+    from regionkit.catalog import InstallableApp, load_catalog
     from regionkit.errors import InputError
     from regionkit.project import Project
 
@@ -49,7 +49,7 @@ def build_demo(
                              hint="choose apps with `regionkit apps add ID...`")
         dest = dest if dest is not None else project.default_artifact_store
     else:
-        apps = [a for a in loaded.apps.values() if needs_artifact(a)]
+        apps = [a for a in loaded.apps.values() if isinstance(a, InstallableApp) and needs_artifact(a)]
     assert dest is not None  # outside a project DIR is required (raised above)
     build_demo_store(dest, loaded, [a.id for a in apps])
     store = Store.open(str(dest))
@@ -87,7 +87,7 @@ def list_artifacts(catalog: CatalogOption = None, json: JsonOption = False) -> N
     project = Project.locate()
     profile = project.profile()
     store, rows = resolve_chosen(project, load_catalog(catalog), profile)
-    records = [{
+    records: list[dict[str, Any]] = [{
         "id": entry.id, "version": entry.version, "in_index": artifact is not None,
         "sha256": artifact.sha256 if artifact else None, "size": artifact.size if artifact else None,
         "label": artifact.label if artifact else None, "location": artifact.path_or_url if artifact else None,

@@ -28,7 +28,7 @@ def create(
     json: JsonOption = False,
 ) -> None:
     """Bundle the region project: build, playbooks, artifacts, Debian packages and Python wheels, all hashed."""
-    from regionkit import bundle
+    from regionkit import packing
     from regionkit.catalog import load_catalog
     from regionkit.cli.deploy_view import ask_password
     from regionkit.cli.output import stderr
@@ -45,8 +45,8 @@ def create(
         if not json:
             stderr.print(f"  {step}")
 
-    verified = bundle.create(project, load_catalog(catalog), out, sign_key=sign_key,
-                             vault_password_file=vault_password_file, prompt=ask_password, progress=progress)
+    verified = packing.create(project, load_catalog(catalog), out, sign_key=sign_key,
+                              vault_password_file=vault_password_file, prompt=ask_password, progress=progress)
     _show(verified, json)
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 from rich.tree import Tree
 
 from regionkit.cli.output import stdout, styled
 
+if TYPE_CHECKING:
+    from regionkit.catalog import App, Catalog
 
-def apps_table(catalog: Any, apps: list[Any]) -> None:
+
+def apps_table(catalog: Catalog, apps: list[App]) -> None:
     table = Table(title=f"{len(apps)} of {len(catalog)} apps", title_justify="left")
     table.add_column("id", no_wrap=True)
     table.add_column("name", overflow="fold", ratio=1)

@@ -45,12 +45,12 @@ def list_secrets(vault_password_file: VaultFileOption = None, json: JsonOption =
 @app.command("generate")
 def generate(vault_password_file: VaultFileOption = None, catalog: CatalogOption = None) -> None:
     """Create every secret the chosen apps need that does not exist yet (deploy does this too)."""
+    from regionkit.appplan import plan_deployment
     from regionkit.catalog import load_catalog
     from regionkit.cli.output import stdout
-    from regionkit.secrets import required_secrets
 
     project, vault = _vault(vault_password_file)
-    created = vault.ensure(required_secrets(project.profile(), load_catalog(catalog)))
+    created = vault.ensure(plan_deployment(project.profile(), load_catalog(catalog)).secrets)
     stdout.print(f"created {len(created)} secrets" + (f": {', '.join(created)}" if created else ""))
 
 
