@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from regionkit.catalog import load_catalog
+from regionkit.catalog.model import load_catalog
 from regionkit.resources import kit_path
 
 

@@ -16,8 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from regionkit import sandbox
-from regionkit.project import Project
+from regionkit.project.files import Project
+from regionkit.provision import sandbox
 
 
 def regionkit(project: Path, *args: str) -> tuple[float, dict]:

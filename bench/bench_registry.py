@@ -14,11 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from regionkit import registry, report
 from regionkit.atomic import write_atomic
-from regionkit.catalog import load_catalog
-from regionkit.ledger import AppHostFact, record_deploy
-from regionkit.wilayah import code_table
+from regionkit.audit import registry, report
+from regionkit.audit.ledger import AppHostFact, record_deploy
+from regionkit.catalog.model import load_catalog
+from regionkit.project.wilayah import code_table
 
 
 def generate(root: Path, regions: int, apps_per_region: int, seed: int = 7) -> list[Path]:

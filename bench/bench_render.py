@@ -17,11 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from regionkit.catalog import INSTALLABLE_KINDS, load_catalog
-from regionkit.region import Profile
-from regionkit.render import Renderer
-from regionkit.scaffold import InitOptions, propose_profile
-from regionkit.wilayah import code_table
+from regionkit.catalog.model import InstallableApp, load_catalog
+from regionkit.project.region import Profile
+from regionkit.project.scaffold import InitOptions, propose_profile
+from regionkit.project.wilayah import code_table
+from regionkit.render.build import Renderer
 
 HOSTS = [{"name": "web1", "address": "192.0.2.11", "roles": ["web"]},
          {"name": "db1", "address": "192.0.2.12", "roles": ["db"]}]
@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     catalog = load_catalog()
-    everything = catalog.closure([a.id for a in catalog.apps.values() if a.kind in INSTALLABLE_KINDS])
+    everything = catalog.closure([a.id for a in catalog.apps.values() if isinstance(a, InstallableApp)])
     typical = catalog.closure(catalog.presets["typical-adopter"].apps)
     regencies = sorted(code_table().regencies)[: args.regions]
     with tempfile.TemporaryDirectory() as tmp:

@@ -26,7 +26,7 @@ def fresh_sandbox(name: str, subnet: str, hosts: int = 2):
     held under an exclusive lock in /tmp until it is down again.
     """
     needs_root_and_sshd()
-    from regionkit import sandbox
+    from regionkit.provision import sandbox
 
     with open(f"/tmp/regionkit-fleet-{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -46,8 +46,8 @@ def sample_project(root: Path, state, *apps: str, preset: str | None = "pandegla
                    init_args: tuple[str, ...] = ()) -> Path:
     """Kabupaten Pandeglang (36.01) with `preset` (its 2021 package) and `apps`, on the sandbox `state`, with the
     demo artifact store; not deployed."""
-    from regionkit import sandbox
-    from regionkit.project import Project
+    from regionkit.project.files import Project
+    from regionkit.provision import sandbox
 
     init = subprocess.run([sys.executable, "-m", "regionkit", "init", str(root), "--region", "36.01", "--no-input",
                            *init_args], capture_output=True, text=True)

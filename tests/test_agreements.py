@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from regionkit import agreements
-from regionkit.catalog import load_catalog
+from regionkit.audit import agreements
+from regionkit.catalog.model import load_catalog
 
 PKS = ["agreements", "add", "--number", "180/12-Kominfo/2021", "--kind", "pks", "--date", "2021-11-10",
        "--party", "36.71", "--party", "36.01 Kabupaten Pandeglang", "--app", "e-office", "--app", "sigap"]
@@ -138,7 +138,7 @@ def test_list_example(cli):
 def test_concurrent_agreements_add_keep_every_agreement(registry: Path):
     """Two `agreements add` processes while an edit of the registry is held: both wait for the project's edit
     lock, then add in turn; without the lock the held edit, written last, would drop both."""
-    from regionkit.project import Project
+    from regionkit.project.files import Project
     from tests.locks import finish, start, wait_until_blocked
 
     project = Project(registry.parent)

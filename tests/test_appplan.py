@@ -15,15 +15,15 @@ from types import SimpleNamespace
 import pytest
 from conftest import DATA, Cli, with_hosts
 
-from regionkit.appplan import DB_PORTS, Serves, plan_deployment
-from regionkit.catalog import Database, InstallableApp, Kind, load_catalog
-from regionkit.inventory import app_entries, playbook_vars
-from regionkit.preflight import APPS_ROOT, DATA_ROOT, host_needs
-from regionkit.project_checks import check_project
-from regionkit.region import Host, HostRole, load_profile
-from regionkit.render_context import build_contexts
-from regionkit.runspec import ansible_yaml
-from regionkit.secrets import Vault, VaultPassword, vault_password
+from regionkit.catalog.model import Database, InstallableApp, Kind, load_catalog
+from regionkit.project.appplan import DB_PORTS, Serves, plan_deployment
+from regionkit.project.checks import check_project
+from regionkit.project.region import Host, HostRole, load_profile
+from regionkit.provision.inventory import app_entries, playbook_vars
+from regionkit.provision.preflight import APPS_ROOT, DATA_ROOT, host_needs
+from regionkit.provision.runspec import ansible_yaml
+from regionkit.provision.secrets import Vault, VaultPassword, vault_password
+from regionkit.render.context import build_contexts
 
 GOLDEN = DATA / "playbook-vars-pandeglang.yml"
 KIT = load_catalog()

@@ -12,8 +12,8 @@ import ast
 from pathlib import Path
 
 import regionkit
-from regionkit import project as project_module
-from regionkit.project import Project
+from regionkit.project import files as project_module
+from regionkit.project.files import Project
 
 PACKAGE = Path(regionkit.__file__).parent
 
@@ -38,7 +38,7 @@ def import_graph() -> dict[str, set[str]]:
                 if node.level:  # relative: `from . import x` in package a.b is a.b.x
                     parent = package.split(".")[:len(package.split(".")) - node.level + 1]
                     base = ".".join(parent + ([base] if base else []))
-                # `from regionkit import bundle` imports the module regionkit.bundle, not only the package
+                # `from regionkit import bundle` imports the module regionkit.field.bundle, not only the package
                 targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
             for target in targets:
                 while target and target not in modules:
@@ -78,7 +78,7 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_the_graph_sees_function_level_imports():
     graph = import_graph()
-    assert "regionkit.catalog" in graph["regionkit.cli.apps"]  # imported inside its commands only
+    assert "regionkit.catalog.model" in graph["regionkit.cli.apps"]  # imported inside its commands only
 
 
 def test_regionkit_has_no_import_cycle():
@@ -86,7 +86,7 @@ def test_regionkit_has_no_import_cycle():
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
-# --- project paths are spelt out in regionkit/project.py only -------------------------------------------------
+# --- project paths are spelt out in regionkit/project/files.py only -------------------------------------------------
 
 SAMPLE = Project(Path("/r"))
 # Every file and folder name of a region project, read from `Project` itself.

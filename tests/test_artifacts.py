@@ -18,8 +18,11 @@ from pathlib import Path
 import pytest
 from conftest import with_hosts
 
-from regionkit import artifacts
-from regionkit.artifacts import (
+from regionkit.catalog.model import load_catalog
+from regionkit.errors import InputError, OperationFailed
+from regionkit.project.files import Project
+from regionkit.provision import artifacts
+from regionkit.provision.artifacts import (
     ARCHIVE_MTIME,
     INDEX_NAME,
     WORKLOAD_LABEL,
@@ -35,9 +38,6 @@ from regionkit.artifacts import (
     workload_archive,
     workload_source,
 )
-from regionkit.catalog import load_catalog
-from regionkit.errors import InputError, OperationFailed
-from regionkit.project import Project
 
 WEB_AND_SERVICE = ["e-office", "api-gateway"]
 
@@ -444,9 +444,10 @@ def test_the_cli_imports_no_heavy_module_at_start():
     import sys
 
     probe = ("import sys, regionkit.cli; "
-             "print(','.join(m for m in ('regionkit.artifacts', 'tarfile', 'urllib.request') if m in sys.modules))")
+             "print(','.join(m for m in ('regionkit.provision.artifacts', 'tarfile', 'urllib.request') "
+             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
-    assert "regionkit.artifacts" not in out
+    assert "regionkit.provision.artifacts" not in out
 
 
 def test_gzip_stream_is_valid():
@@ -490,7 +491,7 @@ def test_a_store_that_is_a_file_or_cannot_be_written_is_reported(tmp_path: Path,
 # --- nothing reaches a server before it is verified (issue 11, item 15) -------------------------------------------
 
 def test_a_wrong_artifact_in_a_folder_store_is_refused_on_the_control_node(chosen: Path, cli, catalog):
-    from regionkit.rollout import Rollout
+    from regionkit.provision.rollout import Rollout
 
     assert cli("artifacts", "build-demo").exit_code == 0
     archive = only_file(chosen / "artifacts")
@@ -502,7 +503,7 @@ def test_a_wrong_artifact_in_a_folder_store_is_refused_on_the_control_node(chose
 
 
 def test_what_the_playbook_copies_is_a_verified_copy_not_the_stores_file(chosen: Path, cli, catalog):
-    from regionkit.rollout import Rollout
+    from regionkit.provision.rollout import Rollout
 
     assert cli("artifacts", "build-demo").exit_code == 0
     archive = only_file(chosen / "artifacts")

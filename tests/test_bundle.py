@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from regionkit import bundle, debs, packing
 from regionkit.errors import InputError, ValidationFailed
+from regionkit.field import bundle, debs, packing
 
 
 def make_bundle(tmp_path: Path, key=None, extra=None, name="b.tar", apps=("e-office",)) -> Path:
@@ -444,7 +444,7 @@ def office_project(project):
 
 
 def copied(project: Path, tmp_path: Path) -> dict[str, int]:
-    from regionkit.project import Project
+    from regionkit.project.files import Project
 
     dest = tmp_path / "stage" / "project"
     packing._copy_project(project, dest, Project(project).profile())
@@ -582,7 +582,7 @@ def test_a_listed_file_that_is_also_a_folder_of_another_listed_file_is_refused(t
 @pytest.mark.parametrize("named", ["artifacts", "./x/../artifacts", "{root}/artifacts"])
 def test_the_artifact_store_inside_the_project_is_left_out_however_region_yaml_names_it(office_project, tmp_path,
                                                                                          named):
-    from regionkit.project import Project
+    from regionkit.project.files import Project
 
     (office_project / "artifacts").mkdir()
     (office_project / "artifacts/index.json").write_text("{}\n")

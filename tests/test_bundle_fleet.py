@@ -34,7 +34,7 @@ def office(project: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def host_shell(host: str, script: str) -> str:
-    from regionkit import sandbox
+    from regionkit.provision import sandbox
 
     return sandbox.exec_in(SANDBOX, host, ["sh", "-c", script]).stdout
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from regionkit.catalog import Kind, load_catalog
+from regionkit.catalog.model import Kind, load_catalog
 from regionkit.errors import ValidationFailed
 
 EXTRA_APP = """

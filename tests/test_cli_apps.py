@@ -98,7 +98,7 @@ def test_concurrent_apps_add_keep_every_addition(project):
 
     This test holds the lock itself while both processes start, so both are waiting when it writes its own
     addition; a command that read region.yaml before taking the lock (or took none) would drop one of them."""
-    from regionkit.project import Project, chosen_apps, set_choice
+    from regionkit.project.files import Project, chosen_apps, set_choice
     from tests.locks import finish, start, wait_until_blocked
 
     root = Project(project)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from regionkit import ledger
-from regionkit.ledger import AppHostFact, record_deploy
+from regionkit.audit import ledger
+from regionkit.audit.ledger import AppHostFact, record_deploy
 
 PDG = ("36.01", "Kabupaten Pandeglang")
 BREBES = ("33.29", "Kabupaten Brebes")

@@ -3,7 +3,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from regionkit import depgraph
+from regionkit.catalog import depgraph
 
 
 def test_cycles_are_named_as_closed_paths():

@@ -14,7 +14,7 @@ import time
 import pytest
 import yaml
 
-from regionkit import sandbox
+from regionkit.provision import sandbox
 from tests.fleet import fresh_sandbox, regionkit, sample_project, sandbox_get
 
 pytestmark = pytest.mark.fleet
@@ -170,7 +170,7 @@ def test_a_failure_on_one_host_names_app_and_host_then_resume_skips_converged(ro
 
 
 def test_a_second_deploy_is_refused_while_one_runs(rollout):
-    from regionkit.project import Project
+    from regionkit.project.files import Project
 
     with Project(rollout["root"]).lock():
         refused = regionkit(rollout["root"], "deploy")
@@ -200,7 +200,7 @@ def test_ctrl_c_leaves_a_resumable_record(rollout):
 
 
 def test_nothing_the_runs_leave_contains_a_secret(rollout):
-    from regionkit.secrets import Vault, vault_password
+    from regionkit.provision.secrets import Vault, vault_password
 
     root = rollout["root"]
     values = Vault(root, vault_password(root)).values()

@@ -4,11 +4,11 @@ import pytest
 import yaml
 from conftest import with_hosts
 
-from regionkit.deploy import PLATFORM, _converged, summarise
 from regionkit.errors import InputError
-from regionkit.inventory import inventory
-from regionkit.project import Project
-from regionkit.runspec import RECORDED, ansible_config
+from regionkit.project.files import Project
+from regionkit.provision.deploy import PLATFORM, _converged, summarise
+from regionkit.provision.inventory import inventory
+from regionkit.provision.runspec import RECORDED, ansible_config
 
 
 def result(status, host, task, app=None, msg="", phase=None):
@@ -84,7 +84,7 @@ def test_deploy_under_an_unknown_agreement_is_refused(cli, project):
 
 
 def test_undeploy_refuses_chosen_apps_and_apps_the_ledger_does_not_record_before_any_run(cli, project):
-    from regionkit.ledger import AppHostFact, record_deploy
+    from regionkit.audit.ledger import AppHostFact, record_deploy
 
     with_hosts(project)
     cli("apps", "add", "e-office")

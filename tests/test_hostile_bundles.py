@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from regionkit import bundle
-from regionkit.artifacts import INDEX_NAME, Store
 from regionkit.errors import InputError, ValidationFailed
+from regionkit.field import bundle
+from regionkit.provision.artifacts import INDEX_NAME, Store
 
 BIG = "<a 5000-digit integer>"  # json.dumps cannot write one: put in by `dumps`
 ODD_TEXT = st.one_of(st.text(max_size=30), st.sampled_from([

@@ -17,9 +17,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from regionkit import bundle, ledger, packing
+from regionkit.audit import ledger
 from regionkit.errors import ValidationFailed
-from regionkit.project import Project
+from regionkit.field import bundle, packing
+from regionkit.project.files import Project
 
 MARKUP = "Kab [/] [link=https://evil.example]x[/link] [bold]y :smile: \\[z]"
 AGREEMENT = ["agreements", "add", "--number", "1/2021", "--kind", "mou", "--date", "2021-11-10",
@@ -469,6 +470,6 @@ def test_any_hostile_value_in_a_ledger(tmp_path_factory, field: str, value, reha
 
 @pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000, b'{"version": ' + b"9" * 5000 + b"}", b"\xff"])
 def test_a_health_answer_json_cannot_read_is_no_document(body):
-    from regionkit.status import _health_document
+    from regionkit.provision.status import _health_document
 
     assert _health_document(body) is None

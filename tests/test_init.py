@@ -186,9 +186,9 @@ def init_cli_app():
 
 
 def test_every_code_in_the_table_gives_a_valid_profile():
-    from regionkit.region import Profile
-    from regionkit.scaffold import InitOptions, propose_profile
-    from regionkit.wilayah import code_table
+    from regionkit.project.region import Profile
+    from regionkit.project.scaffold import InitOptions, propose_profile
+    from regionkit.project.wilayah import code_table
 
     table = code_table()
     for code in [*table.provinces, *table.regencies]:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from regionkit.catalog import InstallableApp, Kind, load_catalog
+from regionkit.catalog.model import InstallableApp, Kind, load_catalog
 
 
 @pytest.fixture(scope="module")

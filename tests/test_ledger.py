@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from regionkit import ledger
+from regionkit.audit import ledger
+from regionkit.audit.ledger import AppHostFact, record_deploy
 from regionkit.errors import InputError, ValidationFailed
-from regionkit.ledger import AppHostFact, record_deploy
-from regionkit.project import Project
+from regionkit.project.files import Project
 
 PDG = ("36.01", "Kabupaten Pandeglang")
 BREBES = ("33.29", "Kabupaten Brebes")
@@ -340,7 +340,7 @@ def test_a_missing_ledger_is_an_input_error_and_an_empty_one_verifies(tmp_path: 
 
 WRITER = textwrap.dedent("""
     import os, sys, time
-    from regionkit import ledger
+    from regionkit.audit import ledger
 
     path, chunked = sys.argv[1], sys.argv[2] == "chunked"
     if chunked:  # a slow disk: the line goes out a few bytes at a time, so a kill can land inside it

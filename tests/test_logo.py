@@ -1,7 +1,7 @@
 import pytest
 from conftest import SVG, make_png
 
-from regionkit.logo import LogoError, inspect_logo
+from regionkit.project.logo import LogoError, inspect_logo
 
 
 def test_real_png_and_svg(tmp_path):

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from conftest import with_hosts
 
-from regionkit import preflight
-from regionkit.catalog import InstallableApp, load_catalog
+from regionkit.catalog.model import InstallableApp, load_catalog
 from regionkit.errors import InputError
-from regionkit.preflight import HostNeeds, PortUse, Severity, evaluate, host_needs, select_hosts
-from regionkit.project import Project
-from regionkit.region import load_profile
-from regionkit.rollout import Rollout
-from regionkit.serverpaths import DATA as DATA_ROOT
-from regionkit.serverpaths import ROOT as APPS_ROOT
+from regionkit.project.files import Project
+from regionkit.project.region import load_profile
+from regionkit.provision import preflight
+from regionkit.provision.preflight import HostNeeds, PortUse, Severity, evaluate, host_needs, select_hosts
+from regionkit.provision.rollout import Rollout
+from regionkit.provision.serverpaths import DATA as DATA_ROOT
+from regionkit.provision.serverpaths import ROOT as APPS_ROOT
 
 REPO = Path(__file__).resolve().parent.parent
 

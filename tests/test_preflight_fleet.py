@@ -20,7 +20,7 @@ ZONE = "Asia/Makassar"  # the hosts' zone before any deploy; the region's is Asi
 
 
 def on_host(host: str, script: str) -> subprocess.CompletedProcess:
-    from regionkit import sandbox
+    from regionkit.provision import sandbox
 
     return sandbox.exec_in(SANDBOX, host, ["sh", "-c", script])
 

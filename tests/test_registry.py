@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from regionkit.ledger import AppHostFact, record_deploy
+from regionkit.audit.ledger import AppHostFact, record_deploy
 
 PDG = ("36.01", "Kabupaten Pandeglang")
 BREBES = ("33.29", "Kabupaten Brebes")
@@ -62,7 +62,7 @@ def test_import_two_ledgers_then_reimport_adds_nothing(cli, projects, tmp_path: 
 
 def test_the_registry_stores_the_ledgers_entries_field_for_field(projects, tmp_path: Path):
     """One definition of an entry (ledger.Entry): the registry's table has its fields and gives them back."""
-    from regionkit import ledger, registry
+    from regionkit.audit import ledger, registry
 
     pdg, brebes = projects
     db = tmp_path / "reg.sqlite"

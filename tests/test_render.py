@@ -8,7 +8,7 @@ import pytest
 from conftest import SVG, make_png, with_hosts
 from PIL import Image
 
-from regionkit.render import _inside, read_manifest, verify_build
+from regionkit.render.build import _inside, read_manifest, verify_build
 
 SAMPLE_APPS = ["--preset", "pandeglang-2021", "website-opd", "website-kecamatan", "laksa-android", "sp4n-lapor"]
 
@@ -127,11 +127,11 @@ def test_output_paths_cannot_leave_the_build_folder():
 
 
 def test_a_unit_code_that_escapes_is_refused(sample):
-    from regionkit.catalog import load_catalog
+    from regionkit.catalog.model import load_catalog
     from regionkit.errors import InputError
-    from regionkit.project import Project
-    from regionkit.region import Unit
-    from regionkit.render import Renderer
+    from regionkit.project.files import Project
+    from regionkit.project.region import Unit
+    from regionkit.render.build import Renderer
 
     profile = Project(sample).profile()
     profile.units[0] = Unit.model_construct(**{**profile.units[0].model_dump(), "code": "../../../tmp/evil"})

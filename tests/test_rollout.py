@@ -1,4 +1,4 @@
-"""A rollout prepared once (regionkit.rollout): opened from a project or from a field bundle."""
+"""A rollout prepared once (regionkit.provision.rollout): opened from a project or from a field bundle."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from conftest import with_hosts
 
-from regionkit import __version__, bundle, packing
-from regionkit.catalog import load_catalog
+from regionkit import __version__
+from regionkit.catalog.model import load_catalog
 from regionkit.errors import InputError, ValidationFailed
-from regionkit.project import Project
-from regionkit.rollout import Rollout
+from regionkit.field import bundle, packing
+from regionkit.project.files import Project
+from regionkit.provision.rollout import Rollout
 
 
 def bundle_of(project: Path, tmp_path: Path, kit_version: str = __version__) -> Path:

@@ -21,11 +21,12 @@ from pathlib import Path
 import pytest
 from conftest import with_hosts
 
-from regionkit import ledger, runner
+from regionkit.audit import ledger
 from regionkit.errors import InputError
-from regionkit.project import Project
-from regionkit.runspec import RECORDED
-from regionkit.secrets import vault_password
+from regionkit.project.files import Project
+from regionkit.provision import runner
+from regionkit.provision.runspec import RECORDED
+from regionkit.provision.secrets import vault_password
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -79,7 +80,8 @@ FAKE_PLAYBOOK = textwrap.dedent("""\
 # run's ledger entries would be written.
 DEPLOY = textwrap.dedent("""\
     import os, sys
-    from regionkit import ledger, runner
+    from regionkit.audit import ledger
+    from regionkit.provision import runner
     runner.ansible_playbook = lambda: sys.argv[1]
     if sys.argv[2] == "crash-before-ledger":
         ledger.record_deploy = lambda *args, **kwargs: os._exit(9)
@@ -256,7 +258,7 @@ def test_bundle_create_is_refused_while_a_deploy_holds_the_lock(project, cli, tm
 
 @pytest.mark.parametrize("content", [b"", b"{", b"[]", b"null", b"\xff\xfe", b"[" * 100_000, "fifo"])
 def test_a_damaged_run_record_is_a_positioned_refusal(project: Path, content):
-    from regionkit import deploy
+    from regionkit.provision import deploy
 
     record = Project(project).runs_dir / "20211110T010000.000000Z-abc123" / "result.json"
     record.parent.mkdir(parents=True)
@@ -272,7 +274,7 @@ def test_a_damaged_run_record_is_a_positioned_refusal(project: Path, content):
 
 @pytest.mark.parametrize("events", ["/dev/zero", "fifo"])
 def test_the_events_of_an_abandoned_run_are_never_read_from_a_link_or_a_fifo(project: Path, events):
-    from regionkit import deploy
+    from regionkit.provision import deploy
 
     folder = Project(project).runs_dir / "20211110T010000.000000Z-abc123"
     folder.mkdir(parents=True)

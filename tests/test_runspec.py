@@ -1,4 +1,4 @@
-"""One way to run a playbook (regionkit.runspec) and the event callback's explicit data.
+"""One way to run a playbook (regionkit.provision.runspec) and the event callback's explicit data.
 
 The callback attributes results to apps and phases from the task variables `regionkit_app` and `regionkit_phase`,
 never from a task's name or a loop variable's name: a real ansible-playbook run (localhost, connection local)
@@ -13,11 +13,11 @@ from pathlib import Path
 
 import yaml
 
-from regionkit import runner
-from regionkit.deploy import PLATFORM, _converged, summarise
-from regionkit.project import Project
-from regionkit.runspec import RECORDED, REMOVED, RunSpec, playbook_run
-from regionkit.secrets import VaultPassword
+from regionkit.project.files import Project
+from regionkit.provision import runner
+from regionkit.provision.deploy import PLATFORM, _converged, summarise
+from regionkit.provision.runspec import RECORDED, REMOVED, RunSpec, playbook_run
+from regionkit.provision.secrets import VaultPassword
 
 REPO = Path(__file__).resolve().parent.parent
 

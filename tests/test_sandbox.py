@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import with_hosts
 
-from regionkit import sandbox
 from regionkit.errors import InputError, OperationFailed
+from regionkit.provision import sandbox
 
 NAME = "rkstest"
 SUBNET = "10.77.3.0/24"  # other suites use 10.77.1.0/24 and 10.77.5.0/24 at the same time: never those
@@ -189,7 +189,7 @@ def test_a_host_failing_to_start_stops_up_and_removes_everything(clean, monkeypa
 @pytest.mark.fleet
 @needs_hosts
 def test_up_writes_its_hosts_into_the_project(clean, project, cli):
-    from regionkit.project import Project
+    from regionkit.project.files import Project
 
     with_hosts(project)
     result = cli("sandbox", "up", "2", "--name", NAME, "--subnet", SUBNET)

@@ -7,8 +7,8 @@ import pytest
 from conftest import with_hosts
 
 from regionkit.errors import InputError
-from regionkit.project import Project
-from regionkit.secrets import Vault, redact, vault_password
+from regionkit.project.files import Project
+from regionkit.provision.secrets import Vault, redact, vault_password
 
 
 def test_init_makes_a_private_vault_password(project):

@@ -41,7 +41,7 @@ def rollout(tmp_path_factory):
 
 def database_health(root: Path) -> dict[str, tuple[int, object]]:
     """app id -> (HTTP status, the health JSON's `database.ok`) for every web and service app of the build."""
-    from regionkit.catalog import load_catalog
+    from regionkit.catalog.model import load_catalog
 
     catalog = load_catalog()
     profile = yaml.safe_load((root / "region.yaml").read_text())
@@ -82,7 +82,7 @@ def ansible_processes(root: Path) -> list[str]:
 
 def recorded(run: Path) -> set[str]:
     """The apps a run has recorded as deployed on a host so far (its events)."""
-    from regionkit.runspec import RECORDED
+    from regionkit.provision.runspec import RECORDED
 
     events = run / "events.jsonl"
     lines = events.read_text().splitlines() if events.exists() else []
@@ -116,7 +116,7 @@ def gone_within(root: Path, seconds: float) -> list[str]:
 
 
 def test_kill_9_takes_the_playbook_along_and_leaves_no_password(rollout):
-    from regionkit.secrets import vault_password
+    from regionkit.provision.secrets import vault_password
 
     root = rollout
     password = vault_password(root).value

@@ -26,17 +26,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jinja2 import TemplateRuntimeError
 
-from regionkit import preflight, runner
-from regionkit.catalog import load_catalog
+from regionkit.catalog.model import load_catalog
 from regionkit.errors import InputError, ValidationFailed
-from regionkit.inventory import inventory, playbook_vars
 from regionkit.plaintext import CONTROL_CHARACTERS, text_problem
-from regionkit.project import Project
-from regionkit.region import load_profile
-from regionkit.render import Renderer
-from regionkit.runspec import ansible_config, playbook_run
-from regionkit.scaffold import InitOptions, create_project, propose_profile
-from regionkit.textfilters import comment_text, nginx, quote, systemd, yaml_value
+from regionkit.project.files import Project
+from regionkit.project.region import load_profile
+from regionkit.project.scaffold import InitOptions, create_project, propose_profile
+from regionkit.provision import preflight, runner
+from regionkit.provision.inventory import inventory, playbook_vars
+from regionkit.provision.runspec import ansible_config, playbook_run
+from regionkit.render.build import Renderer
+from regionkit.render.filters import comment_text, nginx, quote, systemd, yaml_value
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -497,7 +497,7 @@ def test_env_files_keep_every_value_on_its_line_and_a_shell_runs_nothing(rendere
         for line in lines:
             if line and not line.startswith("#"):
                 key, _, raw = line.partition("=")
-                values[key] = json.loads(raw)  # as the apps read it (regionkit/workload/lib/workload.php)
+                values[key] = json.loads(raw)  # as the apps read it (regionkit/provision/workload/lib/workload.php)
         assert list(values) == [line.partition("=")[0] for line in benign[name].split("\n")
                                 if line and not line.startswith("#")]
         assert values["REGION_NAME"] == HOSTILE and values["APP_URL"] == f"https://{name.split('/')[1]}.{HOSTILE_DOMAIN}/"

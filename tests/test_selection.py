@@ -5,9 +5,9 @@ from conftest import MINI_CATALOG
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from regionkit import selection
-from regionkit.catalog import load_catalog
+from regionkit.catalog.model import load_catalog
 from regionkit.errors import InputError
+from regionkit.project import selection
 
 CATALOG = load_catalog(MINI_CATALOG)
 

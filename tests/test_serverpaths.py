@@ -1,8 +1,9 @@
 """Server paths are defined once on each side, the two sides agree, and no other file writes one out.
 
-Server paths: where regionkit puts things on its servers (regionkit/serverpaths.py). The Python side is
-`regionkit.serverpaths.LAYOUT`; the Ansible side is `regionkit_paths` in playbooks/group_vars/all/serverpaths.yml,
-which every playbook reads (site.yml, remove.yml, preflight.yml live next to group_vars/).
+Server paths: where regionkit puts things on its servers (regionkit/provision/serverpaths.py). The Python side
+is `regionkit.provision.serverpaths.LAYOUT`; the Ansible side is `regionkit_paths` in
+playbooks/group_vars/all/serverpaths.yml, which every playbook reads (site.yml, remove.yml, preflight.yml live
+next to group_vars/).
 """
 
 import re
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from regionkit import serverpaths
+from regionkit.provision import serverpaths
 
 REPO = Path(__file__).resolve().parent.parent
 ANSIBLE_PATHS = REPO / "playbooks" / "group_vars" / "all" / "serverpaths.yml"
@@ -25,9 +26,10 @@ SERVER_PATH = re.compile(
 
 # Files that may write server paths out, and why.
 ALLOWED = {
-    "regionkit/serverpaths.py": "the table itself (Python side)",
+    "regionkit/provision/serverpaths.py": "the table itself (Python side)",
     "playbooks/group_vars/all/serverpaths.yml": "the table itself (Ansible side), compared with the Python side below",
-    "regionkit/sandbox.py": "/run/regionkit-sandbox is this machine's state of its sandbox servers, not a server path",
+    "regionkit/provision/sandbox.py": "/run/regionkit-sandbox is this machine's state of its sandbox servers, "
+                                      "not a server path",
 }
 SCANNED = ("regionkit", "playbooks", "templates")
 
@@ -59,7 +61,8 @@ def test_no_other_file_writes_a_server_path_out():
             for number, line in enumerate(text.splitlines(), 1):
                 if SERVER_PATH.search(line):
                     found.append(f"{relative}:{number}: {line.strip()}")
-    assert found == [], "server paths belong in regionkit/serverpaths.py and its Ansible twin:\n" + "\n".join(found)
+    assert found == [], ("server paths belong in regionkit/provision/serverpaths.py and its Ansible twin:\n"
+                         + "\n".join(found))
 
 
 def test_the_scan_finds_a_path_written_out():

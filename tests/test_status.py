@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from regionkit import status as status_module
-from regionkit.ledger import AppHostFact, record_deploy
-from regionkit.project import Project
+from regionkit.audit.ledger import AppHostFact, record_deploy
+from regionkit.project.files import Project
+from regionkit.provision import status as status_module
 
 PDG = ("36.01", "Kabupaten Pandeglang")
 DOMAIN = "pandeglangkab.go.id"

@@ -1,5 +1,5 @@
-"""The reference workload (regionkit/workload/): its layout and labels everywhere; with a `php` on PATH also its
-syntax, the health document and the page served by `bin/start` (PHP's built-in server), and `bin/migrate`.
+"""The reference workload (regionkit/provision/workload/): its layout and labels everywhere; with a `php` on PATH
+also its syntax, the health document and the page served by `bin/start` (PHP's built-in server), and `bin/migrate`.
 
 This machine has no PHP on purpose (test hosts install it from their apt cache), so the PHP tests skip here;
 the deploy tests exercise the workload on real hosts.
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from regionkit.artifacts import workload_source
-from regionkit.textfilters import quote
+from regionkit.provision.artifacts import workload_source
+from regionkit.render.filters import quote
 
 SOURCE = workload_source()
 PHP = shutil.which("php")

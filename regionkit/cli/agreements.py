@@ -38,8 +38,8 @@ def add(
     catalog: CatalogOption = None,
 ) -> None:
     """Add an agreement to agreements.yaml (created when missing)."""
-    from regionkit import agreements
-    from regionkit.catalog import load_catalog
+    from regionkit.audit import agreements
+    from regionkit.catalog.model import load_catalog
     from regionkit.cli.output import stdout, styled
 
     agreement = agreements.agreement_from_input(number, kind.value, date, party, app_ids or [], source,
@@ -58,7 +58,7 @@ def list_agreements(
     json: JsonOption = False,
 ) -> None:
     """List the agreements: number, kind, date, parties and the apps they name."""
-    from regionkit import agreements
+    from regionkit.audit import agreements
     from regionkit.errors import InputError
 
     if example and agreements_path is not None:

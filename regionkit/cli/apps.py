@@ -27,8 +27,8 @@ CHANGE_LINES = (
 def _editing(catalog_path):
     """(region.yaml's document, the catalog, the chosen apps) with the project's edit lock held for the whole
     command, so that concurrent `apps add`/`apps remove` never lose one another's changes."""
-    from regionkit.catalog import load_catalog
-    from regionkit.project import Project, chosen_apps
+    from regionkit.catalog.model import load_catalog
+    from regionkit.project.files import Project, chosen_apps
 
     project = Project.locate()
     with project.editing() as document:
@@ -60,8 +60,8 @@ def add(
     json: JsonOption = False,
 ) -> None:
     """Choose apps; everything they depend on is added too, and said."""
-    from regionkit import selection
-    from regionkit.project import set_choice
+    from regionkit.project import selection
+    from regionkit.project.files import set_choice
 
     with _editing(catalog) as (document, path, loaded, chosen):
         new, change = selection.add(loaded, chosen, selection.wanted(loaded, app_ids or [], preset or []))
@@ -78,8 +78,8 @@ def remove(
     json: JsonOption = False,
 ) -> None:
     """Remove apps; refused while another chosen app needs one (unless --cascade)."""
-    from regionkit import selection
-    from regionkit.project import set_choice
+    from regionkit.project import selection
+    from regionkit.project.files import set_choice
 
     with _editing(catalog) as (document, path, loaded, chosen):
         new, change = selection.remove(loaded, chosen, app_ids, cascade=cascade)
@@ -90,8 +90,8 @@ def remove(
 @app.command("list")
 def list_chosen(catalog: CatalogOption = None, json: JsonOption = False) -> None:
     """The chosen apps, in install order; national platforms are marked as integrations."""
-    from regionkit.catalog import Kind, load_catalog
-    from regionkit.project import Project, chosen_apps
+    from regionkit.catalog.model import Kind, load_catalog
+    from regionkit.project.files import Project, chosen_apps
 
     loaded, chosen = load_catalog(catalog), chosen_apps(Project.locate().profile())
     order = [a for a in loaded.closure([a for a in chosen if a in loaded.apps]) if a in chosen]
@@ -127,7 +127,7 @@ def list_chosen(catalog: CatalogOption = None, json: JsonOption = False) -> None
 @app.command("presets")
 def presets(catalog: CatalogOption = None, json: JsonOption = False) -> None:
     """Packages of apps seen in practice."""
-    from regionkit.catalog import load_catalog
+    from regionkit.catalog.model import load_catalog
 
     loaded = load_catalog(catalog)
     records = [{**p.model_dump(mode="json"), "with_dependencies": len(loaded.closure(p.apps))}

@@ -22,17 +22,17 @@ def build_demo(
     json: JsonOption = False,
 ) -> None:
     """Build the reference workload into a store for the chosen web and service apps (outside a project: all)."""
-    from regionkit.appplan import needs_artifact
-    from regionkit.artifacts import (
+    from regionkit.catalog.model import InstallableApp, load_catalog
+    from regionkit.errors import InputError
+    from regionkit.project.appplan import needs_artifact
+    from regionkit.project.files import Project
+    from regionkit.provision.artifacts import (
         INDEX_NAME,
         Store,
         build_demo_store,
         chosen_needing_artifacts,
         store_setting,
     )
-    from regionkit.catalog import InstallableApp, load_catalog
-    from regionkit.errors import InputError
-    from regionkit.project import Project
 
     loaded = load_catalog(catalog)
     try:
@@ -80,9 +80,9 @@ def build_demo(
 @app.command("list")
 def list_artifacts(catalog: CatalogOption = None, json: JsonOption = False) -> None:
     """The chosen web and service apps: version, sha256 and whether the store has the archive."""
-    from regionkit.artifacts import present, resolve_chosen
-    from regionkit.catalog import load_catalog
-    from regionkit.project import Project
+    from regionkit.catalog.model import load_catalog
+    from regionkit.project.files import Project
+    from regionkit.provision.artifacts import present, resolve_chosen
 
     project = Project.locate()
     profile = project.profile()
@@ -115,9 +115,9 @@ def list_artifacts(catalog: CatalogOption = None, json: JsonOption = False) -> N
 @app.command("verify")
 def verify(catalog: CatalogOption = None, json: JsonOption = False) -> None:
     """Check every chosen web and service app's archive: present, with the right sha256 (exit 2 when not)."""
-    from regionkit.artifacts import check, resolve_chosen
-    from regionkit.catalog import load_catalog
-    from regionkit.project import Project
+    from regionkit.catalog.model import load_catalog
+    from regionkit.project.files import Project
+    from regionkit.provision.artifacts import check, resolve_chosen
 
     project = Project.locate()
     profile = project.profile()

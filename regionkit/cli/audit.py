@@ -19,7 +19,7 @@ LedgerOption = Annotated[Path | None, typer.Option(
 
 def _read(ledger_path: Path | None):
     """The ledger, verified: queries answer only from a ledger whose chain holds."""
-    from regionkit import ledger
+    from regionkit.audit import ledger
 
     ledger_file = _path(ledger_path)
     read = ledger.read(ledger_file)
@@ -30,7 +30,7 @@ def _read(ledger_path: Path | None):
 def _path(ledger_path: Path | None) -> Path:
     if ledger_path is not None:
         return ledger_path
-    from regionkit.project import Project
+    from regionkit.project.files import Project
 
     return Project.locate().ledger_path
 
@@ -46,7 +46,7 @@ def list_entries(
     csv: Annotated[bool, typer.Option("--csv", help="Print CSV (with a header row) instead of a table.")] = False,
 ) -> None:
     """List the ledger's entries: every deploy, upgrade and removal per app and host."""
-    from regionkit import ledger
+    from regionkit.audit import ledger
     from regionkit.errors import InputError
 
     if json and csv:
@@ -93,7 +93,7 @@ def region(
     json: JsonOption = False,
 ) -> None:
     """What a region runs now: each app on each host, its version, since when and who installed it."""
-    from regionkit import ledger
+    from regionkit.audit import ledger
 
     read = _read(ledger_path)
     running = ledger.region_apps(read.entries, code)
@@ -127,7 +127,7 @@ def adopters(
     json: JsonOption = False,
 ) -> None:
     """The regions that run an app now, with their versions and hosts."""
-    from regionkit import ledger
+    from regionkit.audit import ledger
 
     read = _read(ledger_path)
     regions = ledger.adopters(read.entries, app_id)
@@ -162,7 +162,7 @@ def verify(
     json: JsonOption = False,
 ) -> None:
     """Recompute the hash chain; name the first bad entry and exit 2 when it does not hold."""
-    from regionkit import ledger
+    from regionkit.audit import ledger
     from regionkit.errors import ValidationFailed
 
     read = ledger.read(_path(ledger_path))
@@ -201,7 +201,7 @@ def import_ledgers(
     registry_path: RegistryOption = None,
 ) -> None:
     """Verify ledgers and merge them into the central registry; a ledger that does not verify is refused."""
-    from regionkit import registry
+    from regionkit.audit import registry
     from regionkit.cli.output import stderr, stdout, styled
     from regionkit.errors import InputError
 
@@ -230,8 +230,8 @@ def report(
     registry_path: RegistryOption = None,
 ) -> None:
     """Adoption report from the registry: matrix, counts by group, timeline, ledger verification status."""
-    from regionkit import registry
-    from regionkit import report as report_mod
+    from regionkit.audit import registry
+    from regionkit.audit import report as report_mod
     from regionkit.errors import InputError
 
     if (html is None) == (fmt is None):
@@ -241,7 +241,7 @@ def report(
     if html is not None and out is not None:
         raise InputError("--out goes with --format; --html names its own file")
     from regionkit.atomic import write_atomic
-    from regionkit.catalog import load_catalog
+    from regionkit.catalog.model import load_catalog
 
     source = registry_path or registry.default_path()
     conn = registry.connect(source)

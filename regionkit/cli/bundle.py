@@ -28,11 +28,11 @@ def create(
     json: JsonOption = False,
 ) -> None:
     """Bundle the region project: build, playbooks, artifacts, Debian packages and Python wheels, all hashed."""
-    from regionkit import packing
-    from regionkit.catalog import load_catalog
+    from regionkit.catalog.model import load_catalog
     from regionkit.cli.deploy_view import ask_password
     from regionkit.cli.output import stderr
-    from regionkit.project import Project
+    from regionkit.field import packing
+    from regionkit.project.files import Project
 
     project = Project.locate()
     profile = project.profile()
@@ -58,7 +58,7 @@ def verify(
 ) -> None:
     """Check every member (no absolute paths, `..`, links out or device files), every sha256 and the signature,
     extracting nothing; exit 2 naming the first problem."""
-    from regionkit import bundle
+    from regionkit.field import bundle
 
     _show(bundle.verify(file, public_key), json)
 
@@ -72,8 +72,8 @@ def extract(
 ) -> None:
     """Verify, then extract (or find already extracted) a bundle; prints the region project's folder, for
     `regionkit -C DIR preflight` and `status`. `deploy --bundle` does this itself."""
-    from regionkit import bundle
     from regionkit.cli.output import stdout
+    from regionkit.field import bundle
 
     folder = bundle.default_workdir(file) if workdir is None else workdir
     bundle.extract(file, folder, public_key)
@@ -87,8 +87,8 @@ def keygen(
                                                                 "teams.")],
 ) -> None:
     """Make an ed25519 key pair for signing bundles."""
-    from regionkit import bundle
     from regionkit.cli.output import stdout
+    from regionkit.field import bundle
 
     private, public = bundle.generate_key(path)
     stdout.print(f"private key: {private} (keep it at the office)\npublic key: {public}\n"

@@ -23,8 +23,8 @@ def list_apps(
     json: JsonOption = False,
 ) -> None:
     """List the apps of the catalog."""
-    from regionkit import catalog_views
-    from regionkit.catalog import load_catalog
+    from regionkit.catalog import views as catalog_views
+    from regionkit.catalog.model import load_catalog
 
     loaded = load_catalog(catalog)
     apps = catalog_views.filter_apps(loaded, group=group, kind=kind, search=search)
@@ -41,8 +41,8 @@ def show(
     json: JsonOption = False,
 ) -> None:
     """Show one app with its dependency tree and the apps that depend on it."""
-    from regionkit import catalog_views
-    from regionkit.catalog import load_catalog
+    from regionkit.catalog import views as catalog_views
+    from regionkit.catalog.model import load_catalog
 
     loaded = load_catalog(catalog)
     details = catalog_views.app_details(loaded, loaded.get(app_id))
@@ -59,7 +59,7 @@ def validate(
     json: JsonOption = False,
 ) -> None:
     """Check a catalog against every rule and report all problems at once (exit 2 when any)."""
-    from regionkit.catalog import load_catalog
+    from regionkit.catalog.model import load_catalog
     from regionkit.errors import ValidationFailed
 
     target = path or catalog
@@ -68,7 +68,7 @@ def validate(
     except ValidationFailed as exc:
         if not json:
             raise
-        from regionkit.catalog_views import problem_record
+        from regionkit.catalog.views import problem_record
         from regionkit.cli.output import print_json
 
         print_json({"valid": False, "problems": [problem_record(p) for p in exc.problems]})
@@ -83,8 +83,8 @@ def validate(
 @app.command("stats")
 def stats(catalog: CatalogOption = None, json: JsonOption = False) -> None:
     """Counts by group, kind, audience and status, and the websites a region gets per unit-site app."""
-    from regionkit import catalog_views
-    from regionkit.catalog import load_catalog
+    from regionkit.catalog import views as catalog_views
+    from regionkit.catalog.model import load_catalog
 
     figures = catalog_views.catalog_stats(load_catalog(catalog))
     from regionkit.cli.output import print_result

@@ -34,10 +34,10 @@ def deploy(
     json: JsonOption = False,
 ) -> None:
     """Render, then install the chosen apps on the region's servers; exit 1 when anything failed."""
-    from regionkit.catalog import load_catalog
-    from regionkit.deploy import DeployOptions
-    from regionkit.project import Project
-    from regionkit.rollout import Rollout
+    from regionkit.catalog.model import load_catalog
+    from regionkit.project.files import Project
+    from regionkit.provision.deploy import DeployOptions
+    from regionkit.provision.rollout import Rollout
 
     options = DeployOptions(check=check, resume=resume, app=app_id, limit=limit, agreement=agreement,
                             vault_password_file=vault_password_file, tuned=not stock_ansible,
@@ -69,11 +69,11 @@ def undeploy(
 
     Their databases and data stay on the database host.
     """
-    from regionkit.catalog import load_catalog
+    from regionkit.catalog.model import load_catalog
     from regionkit.cli import deploy_view
-    from regionkit.deploy import DeployOptions
-    from regionkit.deploy import undeploy as run_undeploy
-    from regionkit.project import Project
+    from regionkit.project.files import Project
+    from regionkit.provision.deploy import DeployOptions
+    from regionkit.provision.deploy import undeploy as run_undeploy
 
     view = deploy_view.Progress(enabled=not json)
     result = run_undeploy(Project.locate(), load_catalog(catalog), list(app_ids or []),
@@ -89,10 +89,10 @@ def plan(
     json: JsonOption = False,
 ) -> None:
     """Run the playbook in check mode and list, per host and app, what a deploy would change."""
-    from regionkit.catalog import load_catalog
-    from regionkit.deploy import DeployOptions
-    from regionkit.project import Project
-    from regionkit.rollout import Rollout
+    from regionkit.catalog.model import load_catalog
+    from regionkit.project.files import Project
+    from regionkit.provision.deploy import DeployOptions
+    from regionkit.provision.rollout import Rollout
 
     _run(Rollout.open(Project.locate(), load_catalog(catalog), "planning"),
          DeployOptions(check=True, app=app_id, limit=limit, vault_password_file=vault_password_file), json,
@@ -102,7 +102,7 @@ def plan(
 def _run(rollout, options, as_json: bool, plan: bool) -> None:
     from regionkit.cli import deploy_view
     from regionkit.cli import preflight as preflight_cli
-    from regionkit.deploy import deploy as run_deploy
+    from regionkit.provision.deploy import deploy as run_deploy
 
     view = deploy_view.Progress(enabled=not as_json)
     on_event = preflight_cli.showing_preflight(view.on_event, enabled=not as_json)

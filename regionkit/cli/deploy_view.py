@@ -7,7 +7,7 @@ import sys
 from rich.table import Table
 
 from regionkit.cli.output import labelled, stderr, stdout, styled
-from regionkit.deploy import PLATFORM
+from regionkit.provision.deploy import PLATFORM
 
 
 def ask_password() -> str:

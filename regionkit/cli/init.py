@@ -30,8 +30,8 @@ def init(
 ) -> None:
     """Create a region project: profile, units from the code table, inventory section, assets, .gitignore."""
     from regionkit.cli.output import stdout, styled
-    from regionkit.project import Project
-    from regionkit.scaffold import InitOptions, create_project, propose_profile
+    from regionkit.project.files import Project
+    from regionkit.project.scaffold import InitOptions, create_project, propose_profile
 
     options = InitOptions(region, institution, parent, domain, head_name, head_title, logo)
     if _interactive(no_input):
@@ -55,7 +55,7 @@ def _ask(options) -> dict:
     """Prompt for what the options leave open, re-asking until the answer is valid."""
     from regionkit.cli.output import report_error, stdout
     from regionkit.errors import InputError
-    from regionkit.scaffold import propose_profile
+    from regionkit.project.scaffold import propose_profile
 
     while True:
         if not options.region and not options.institution:
@@ -89,8 +89,8 @@ def _ask(options) -> dict:
 
 def _validated(options) -> dict:
     from regionkit.errors import InputError
-    from regionkit.logo import LogoError, inspect_logo
-    from regionkit.scaffold import propose_profile
+    from regionkit.project.logo import LogoError, inspect_logo
+    from regionkit.project.scaffold import propose_profile
 
     proposal = propose_profile(options)
     if options.logo is not None:

@@ -17,10 +17,10 @@ def preflight(
     json: JsonOption = False,
 ) -> None:
     """Check the control node and every host, changing nothing; exit 1 when anything blocks a deploy."""
-    from regionkit.catalog import load_catalog
-    from regionkit.preflight import run_preflight
-    from regionkit.project import Project
-    from regionkit.rollout import Rollout
+    from regionkit.catalog.model import load_catalog
+    from regionkit.project.files import Project
+    from regionkit.provision.preflight import run_preflight
+    from regionkit.provision.rollout import Rollout
 
     rollout = Rollout.open(Project.locate(), load_catalog(catalog), "checking the hosts")
     report = run_preflight(rollout, limit=limit, vault_password_file=vault_password_file)
@@ -68,7 +68,7 @@ def showing_preflight(on_event: Callable[[dict], None], enabled: bool) -> Callab
 @contextmanager
 def refusal_as_json(as_json: bool):
     """With --json, a deploy refused by preflight still prints JSON: {"status": "blocked", "preflight": ...}."""
-    from regionkit.preflight import PreflightFailed
+    from regionkit.provision.preflight import PreflightFailed
 
     try:
         yield

@@ -12,13 +12,13 @@ from regionkit.cli.options import CatalogOption, JsonOption
 
 def validate(catalog: CatalogOption = None, json: JsonOption = False) -> None:
     """Check the region project: profile, catalog, chosen apps, units and hosts together (exit 2 on errors)."""
-    from regionkit.catalog import load_catalog
-    from regionkit.project import Project
-    from regionkit.project_checks import check_project
+    from regionkit.catalog.model import load_catalog
+    from regionkit.project.checks import check_project
+    from regionkit.project.files import Project
 
     project = Project.locate()
     report = check_project(project.profile_path, load_catalog(catalog))
-    from regionkit.catalog_views import problem_record
+    from regionkit.catalog.views import problem_record
     from regionkit.cli.output import labelled, print_result, stderr, stdout, styled
 
     def human() -> None:
@@ -52,10 +52,10 @@ def schema(name: Annotated[SchemaName, typer.Argument(help="catalog (catalog.yam
     from regionkit.cli.output import print_json
 
     if name == SchemaName.catalog:
-        from regionkit.catalog import catalog_json_schema
+        from regionkit.catalog.model import catalog_json_schema
 
         print_json(catalog_json_schema())
     else:
-        from regionkit.region import profile_json_schema
+        from regionkit.project.region import profile_json_schema
 
         print_json(profile_json_schema())

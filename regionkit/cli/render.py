@@ -19,10 +19,10 @@ def render(
     json: JsonOption = False,
 ) -> None:
     """Render config, branding and unit sites for the chosen apps into a build folder, atomically."""
-    from regionkit.catalog import load_catalog
+    from regionkit.catalog.model import load_catalog
     from regionkit.cli.output import print_result, stdout, styled, visible
-    from regionkit.project import Project
-    from regionkit.render import Renderer
+    from regionkit.project.files import Project
+    from regionkit.render.build import Renderer
 
     project = Project.locate()
     renderer = Renderer(project.root, project.profile(), load_catalog(catalog))

@@ -10,7 +10,7 @@ from rich.tree import Tree
 from regionkit.cli.output import stdout, styled
 
 if TYPE_CHECKING:
-    from regionkit.catalog import App, Catalog
+    from regionkit.catalog.model import App, Catalog
 
 
 def apps_table(catalog: Catalog, apps: list[App]) -> None:

@@ -31,8 +31,8 @@ def up(
     """Start N test servers with their own sshd; inside a region project, write them into region.yaml's hosts."""
     import time
 
-    from regionkit import sandbox
     from regionkit.cli.output import stdout, styled
+    from regionkit.provision import sandbox
 
     project = None if no_project else _project_here()
     started = time.monotonic()
@@ -58,8 +58,8 @@ def up(
 @app.command("down")
 def down(name: NameOption = "default") -> None:
     """Remove the sandbox's servers, network and state; also cleans up after a crashed run. Idempotent."""
-    from regionkit import sandbox
     from regionkit.cli.output import stdout, styled
+    from regionkit.provision import sandbox
 
     if sandbox.down(name):
         stdout.print(styled(("removed", "green"), f" sandbox {name}"))
@@ -70,7 +70,7 @@ def down(name: NameOption = "default") -> None:
 @app.command("status")
 def status(name: NameOption = "default", json: JsonOption = False) -> None:
     """List the sandbox's hosts and whether each one's sshd answers."""
-    from regionkit import sandbox
+    from regionkit.provision import sandbox
 
     report = sandbox.status(name)
     from regionkit.cli.output import print_result
@@ -97,7 +97,7 @@ def status(name: NameOption = "default", json: JsonOption = False) -> None:
 def _project_here():
     """The region project around the current folder, or None outside one."""
     from regionkit.errors import InputError
-    from regionkit.project import Project
+    from regionkit.project.files import Project
 
     try:
         return Project.locate()

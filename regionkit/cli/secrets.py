@@ -13,8 +13,8 @@ app = typer.Typer(help="The region's secrets, vault-encrypted; values are never 
 
 def _vault(vault_password_file):
     from regionkit.cli.deploy_view import ask_password
-    from regionkit.project import Project
-    from regionkit.secrets import Vault, vault_password
+    from regionkit.project.files import Project
+    from regionkit.provision.secrets import Vault, vault_password
 
     project = Project.locate()
     return project, Vault(project.root, vault_password(project.root, vault_password_file, ask_password))
@@ -45,9 +45,9 @@ def list_secrets(vault_password_file: VaultFileOption = None, json: JsonOption =
 @app.command("generate")
 def generate(vault_password_file: VaultFileOption = None, catalog: CatalogOption = None) -> None:
     """Create every secret the chosen apps need that does not exist yet (deploy does this too)."""
-    from regionkit.appplan import plan_deployment
-    from regionkit.catalog import load_catalog
+    from regionkit.catalog.model import load_catalog
     from regionkit.cli.output import stdout
+    from regionkit.project.appplan import plan_deployment
 
     project, vault = _vault(vault_password_file)
     created = vault.ensure(plan_deployment(project.profile(), load_catalog(catalog)).secrets)

@@ -19,9 +19,9 @@ def status(
     json: JsonOption = False,
 ) -> None:
     """Check every app and unit site the ledger records as deployed, on each of its hosts; exit 1 when any is down."""
-    from regionkit.catalog import load_catalog
-    from regionkit.project import Project
-    from regionkit.status import status as run_status
+    from regionkit.catalog.model import load_catalog
+    from regionkit.project.files import Project
+    from regionkit.provision.status import status as run_status
 
     hosts = [h.strip() for given in host for h in given.split(",") if h.strip()] if host else None
     result = run_status(Project.locate(), load_catalog(catalog), app=app_id, hosts=hosts, timeout=timeout)

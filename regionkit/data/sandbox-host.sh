@@ -1,6 +1,6 @@
 #!/bin/bash
 # PID 1 of one regionkit sandbox host:  sandbox-host.sh NAME HOST_DIR SSHD
-# regionkit/sandbox.py starts it inside the host's network namespace and fresh mount, uts, ipc and pid
+# regionkit/provision/sandbox.py starts it inside the host's network namespace and fresh mount, uts, ipc and pid
 # namespaces (mount propagation private, so nothing here is seen by the machine).
 #   HOST_DIR/seed/   files laid over the host's root: /etc/hostname, hosts, machine-id, ssh host key and
 #                    sshd_config, /root/.ssh/authorized_keys

@@ -1,0 +1,1 @@
+"""The adoption ledger, agreements (MoU/PKS), the central registry and its reports."""

@@ -1,0 +1,1 @@
+"""Offline field work: signed field bundles and the apt repository of the packages the servers need."""
