@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
+
+from regionkit.errors import Location, OperationFailed
 
 
 def write_atomic(path: Path, data: bytes | str, mode: int | None = None) -> None:
@@ -47,7 +50,6 @@ def swap_in(new: Path, dest: Path, what: str = "") -> None:
 
     OperationFailed naming `dest` (and `what`, e.g. "the build") when a rename fails; `new` is left to the
     caller to remove."""
-    from regionkit.errors import Location, OperationFailed
 
     new, dest = Path(new), Path(dest)
     try:
@@ -65,7 +67,6 @@ def swap_in(new: Path, dest: Path, what: str = "") -> None:
 
 def _swap_folder(new: Path, dest: Path) -> None:
     """Exchange the folder `dest` for `new`: `dest` is moved aside first and put back if `new` cannot follow."""
-    import shutil
 
     retired = Path(tempfile.mkdtemp(prefix=f".{dest.name}.old-", dir=dest.parent))
     try:

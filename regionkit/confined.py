@@ -20,6 +20,8 @@ import stat
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
+from regionkit.errors import InputError, Location
+
 MAX_FILE_BYTES = 16 * 1024 * 1024  # a template or any other project file the kit reads whole
 
 LINK_REFUSED = "is a symbolic link; the kit reads no link from a project (replace it with the file itself)"
@@ -39,7 +41,6 @@ def project_path(rel: str | PurePosixPath) -> PurePosixPath:
 
 def read_project_file(root: Path, rel: str | PurePosixPath, limit: int = MAX_FILE_BYTES) -> bytes:
     """The bytes of `root/rel` under the rule above; InputError naming `root/rel` and what is wrong."""
-    from regionkit.errors import InputError, Location
 
     try:
         return read_inside(root, rel, limit)
@@ -93,7 +94,6 @@ def project_files(root: Path, rel: str | PurePosixPath = "",
     project), sorted; nothing when that folder does not exist. `skip(path, is_dir)` leaves a file or a whole
     folder out before it is looked at. A link or special file anywhere else under it (or on the way to it) is
     an InputError naming it; hidden files are listed too."""
-    from regionkit.errors import InputError, Location
 
     root = Path(root)
     start = project_path(rel) if str(rel) not in ("", ".") else PurePosixPath()

@@ -20,9 +20,11 @@ from regionkit.project.appplan import DB_PORTS, Serves, plan_deployment
 from regionkit.project.checks import check_project
 from regionkit.project.region import Host, HostRole, load_profile
 from regionkit.provision.inventory import app_entries, playbook_vars
-from regionkit.provision.preflight import APPS_ROOT, DATA_ROOT, host_needs
+from regionkit.provision.preflight import host_needs
 from regionkit.provision.runspec import ansible_yaml
 from regionkit.provision.secrets import Vault, VaultPassword, vault_password
+from regionkit.provision.serverpaths import DATA as DATA_ROOT
+from regionkit.provision.serverpaths import ROOT as APPS_ROOT
 from regionkit.render.context import build_contexts
 
 GOLDEN = DATA / "playbook-vars-pandeglang.yml"

@@ -98,7 +98,7 @@ PROJECT_NAMES = {part for value in (getattr(SAMPLE, name) for name in dir(Projec
 DISTINCT = {n for n in PROJECT_NAMES if "." in n}
 # `path / "name"` joins that are not project paths, each with why.
 NOT_PROJECT_PATHS = {
-    ("bundle.py", "artifacts"),  # a bundle's own top-level artifacts/ folder, beside project/ (bundle layout)
+    ("packing.py", "artifacts"),  # a bundle's own top-level artifacts/ folder, beside project/ (bundle layout)
     ("debs.py", "lock"),  # the lock file apt-ftparchive leaves in a folder of Debian packages
 }
 
@@ -121,9 +121,9 @@ def test_the_scan_knows_the_project_names():
     assert _path_literals(Path(project_module.__file__))  # the one place where they are written
 
 
-def test_project_paths_are_written_only_in_project_py():
+def test_project_paths_are_written_only_in_the_project_module():
     offenders = [f"{p.relative_to(PACKAGE.parent)}:{line}: {text}"
-                 for p in sorted(PACKAGE.rglob("*.py")) if p.name != "project.py" or p.parent != PACKAGE
+                 for p in sorted(PACKAGE.rglob("*.py")) if p != Path(project_module.__file__)
                  for line, text in _path_literals(p)]
     assert offenders == [], "use the Project property instead:\n" + "\n".join(offenders)
 

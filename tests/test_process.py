@@ -48,12 +48,12 @@ def test_a_directory_given_as_catalog_is_a_clear_input_error(tmp_path: Path):
 
 
 def test_unexpected_errors_are_one_line_unless_debugging(cli, monkeypatch):
-    import regionkit.catalog.model
+    import regionkit.cli.catalog
 
     def broken(path=None):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(regionkit.catalog.model, "load_catalog", broken)
+    monkeypatch.setattr(regionkit.cli.catalog, "load_catalog", broken)
     result = cli("catalog", "list")
     assert result.exit_code == 1
     assert "internal error: RuntimeError: disk on fire" in result.stderr

@@ -18,6 +18,7 @@ and exit 2; `add_agreement` rewrites the file atomically and keeps its comments.
 
 from __future__ import annotations
 
+import re
 from datetime import date as Date
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -25,6 +26,8 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from regionkit.errors import InputError, Location, Problem, ValidationFailed
+from regionkit.project.files import Project
+from regionkit.project.wilayah import code_table
 from regionkit.resources import data_path
 from regionkit.schema_errors import pydantic_problem, sort_problems
 from regionkit.yamldoc import YamlDocument, load_yaml, read_text
@@ -131,9 +134,7 @@ def parse_party(text: str) -> Party:
     A bare region code takes its name from the Kemendagri table; an unknown region code is refused with the
     closest codes.
     """
-    import re
 
-    from regionkit.project.wilayah import code_table
 
     text = " ".join(text.split())
     first, _, rest = text.partition(" ")
@@ -181,7 +182,6 @@ def add_agreement(path: Path, agreement: Agreement) -> None:
     """
     from ruamel.yaml.comments import CommentedSeq
 
-    from regionkit.project.files import Project
 
     path = Path(path)
     with Project(path.parent).editing(path, lambda doc: _check(doc)[1], new_file=_HEADER + "agreements: []\n") \
@@ -228,7 +228,6 @@ def locate(path: Path | None) -> Path:
     """`path`, else the current project's agreements.yaml."""
     if path is not None:
         return path
-    from regionkit.project.files import Project
 
     return Project.locate().agreements_path
 

@@ -15,6 +15,7 @@ import sqlite3
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from regionkit import __version__
 from regionkit.audit import ledger as ledger_mod
 from regionkit.audit import registry
 from regionkit.clock import utc_now
@@ -307,7 +308,6 @@ followed.</p>
 def render_html(data: dict[str, Any], source: str, title: str = "Adoption report: regional apps") -> str:
     from jinja2 import Environment, StrictUndefined
 
-    from regionkit import __version__
 
     env = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=False)
     return env.from_string(_TEMPLATE).render(d=data, c=timeline_svg(data["timeline_by_month"]), source=source,

@@ -11,6 +11,7 @@ from regionkit.catalog import depgraph
 from regionkit.catalog.model import App, Catalog, Kind, UnitSiteApp
 from regionkit.errors import InputError, Problem
 from regionkit.project.units import STANDARD_OPD, UnitKind
+from regionkit.project.wilayah import code_table
 
 
 def filter_apps(catalog: Catalog, group: str | None = None, kind: str | None = None,
@@ -91,7 +92,6 @@ def _sites_per_region(app: UnitSiteApp) -> dict:
     OPD counts come from the standard OPD list and kecamatan from the code table; kelurahan and UPTD are not
     in the table, so they are reported as depending on the region's own unit list.
     """
-    from regionkit.project.wilayah import code_table
 
     kinds = [UnitKind(k) for k in app.unit_kinds]
     record: dict = {"app": app.id, "name": app.name, "unit_kinds": [k.value for k in kinds]}

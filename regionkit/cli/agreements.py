@@ -7,8 +7,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
+from regionkit.audit import agreements
+from regionkit.catalog.model import load_catalog
 from regionkit.cli.options import CatalogOption, JsonOption
+from regionkit.cli.output import print_result, stderr, stdout, styled
+from regionkit.errors import InputError
 
 app = typer.Typer(help="Record and list the agreements (MoU, PKS) apps are deployed under.", no_args_is_help=True)
 
@@ -38,9 +43,6 @@ def add(
     catalog: CatalogOption = None,
 ) -> None:
     """Add an agreement to agreements.yaml (created when missing)."""
-    from regionkit.audit import agreements
-    from regionkit.catalog.model import load_catalog
-    from regionkit.cli.output import stdout, styled
 
     agreement = agreements.agreement_from_input(number, kind.value, date, party, app_ids or [], source,
                                                 load_catalog(catalog) if app_ids else None)
@@ -58,19 +60,14 @@ def list_agreements(
     json: JsonOption = False,
 ) -> None:
     """List the agreements: number, kind, date, parties and the apps they name."""
-    from regionkit.audit import agreements
-    from regionkit.errors import InputError
 
     if example and agreements_path is not None:
         raise InputError("choose one of --example and --agreements")
     path = agreements.example_path() if example else agreements.locate(agreements_path)
     items = agreements.load_agreements(path)
-    from regionkit.cli.output import print_result
 
     def human() -> None:
-        from rich.table import Table
 
-        from regionkit.cli.output import stderr, stdout
 
         if not items:
             stderr.print(f"no agreements in {path}")

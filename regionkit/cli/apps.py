@@ -7,8 +7,13 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
+from regionkit.catalog.model import Kind, load_catalog
 from regionkit.cli.options import CatalogOption, JsonOption
+from regionkit.cli.output import print_result, stdout, styled
+from regionkit.project import selection
+from regionkit.project.files import Project, chosen_apps, set_choice
 
 app = typer.Typer(help="Choose the region's apps.", no_args_is_help=True)
 
@@ -27,8 +32,6 @@ CHANGE_LINES = (
 def _editing(catalog_path):
     """(region.yaml's document, the catalog, the chosen apps) with the project's edit lock held for the whole
     command, so that concurrent `apps add`/`apps remove` never lose one another's changes."""
-    from regionkit.catalog.model import load_catalog
-    from regionkit.project.files import Project, chosen_apps
 
     project = Project.locate()
     with project.editing() as document:
@@ -36,10 +39,8 @@ def _editing(catalog_path):
 
 
 def _report(change, as_json: bool) -> None:
-    from regionkit.cli.output import print_result
 
     def human() -> None:
-        from regionkit.cli.output import stdout
 
         for field, label in CHANGE_LINES:
             ids = getattr(change, field)
@@ -60,8 +61,6 @@ def add(
     json: JsonOption = False,
 ) -> None:
     """Choose apps; everything they depend on is added too, and said."""
-    from regionkit.project import selection
-    from regionkit.project.files import set_choice
 
     with _editing(catalog) as (document, path, loaded, chosen):
         new, change = selection.add(loaded, chosen, selection.wanted(loaded, app_ids or [], preset or []))
@@ -78,8 +77,6 @@ def remove(
     json: JsonOption = False,
 ) -> None:
     """Remove apps; refused while another chosen app needs one (unless --cascade)."""
-    from regionkit.project import selection
-    from regionkit.project.files import set_choice
 
     with _editing(catalog) as (document, path, loaded, chosen):
         new, change = selection.remove(loaded, chosen, app_ids, cascade=cascade)
@@ -90,8 +87,6 @@ def remove(
 @app.command("list")
 def list_chosen(catalog: CatalogOption = None, json: JsonOption = False) -> None:
     """The chosen apps, in install order; national platforms are marked as integrations."""
-    from regionkit.catalog.model import Kind, load_catalog
-    from regionkit.project.files import Project, chosen_apps
 
     loaded, chosen = load_catalog(catalog), chosen_apps(Project.locate().profile())
     order = [a for a in loaded.closure([a for a in chosen if a in loaded.apps]) if a in chosen]
@@ -104,12 +99,9 @@ def list_chosen(catalog: CatalogOption = None, json: JsonOption = False) -> None
             "integration": bool(entry and entry.kind == Kind.NATIONAL), "version": entry.version if entry else None,
             "auto": chosen[app_id], "known": entry is not None,
         })
-    from regionkit.cli.output import print_result
 
     def human() -> None:
-        from rich.table import Table
 
-        from regionkit.cli.output import stdout, styled
 
         table = Table(title=f"{len(rows)} apps chosen ({sum(r['auto'] for r in rows)} as dependencies)",
                       title_justify="left")
@@ -127,15 +119,12 @@ def list_chosen(catalog: CatalogOption = None, json: JsonOption = False) -> None
 @app.command("presets")
 def presets(catalog: CatalogOption = None, json: JsonOption = False) -> None:
     """Packages of apps seen in practice."""
-    from regionkit.catalog.model import load_catalog
 
     loaded = load_catalog(catalog)
     records = [{**p.model_dump(mode="json"), "with_dependencies": len(loaded.closure(p.apps))}
                for p in loaded.presets.values()]
-    from regionkit.cli.output import print_result
 
     def human() -> None:
-        from regionkit.cli.output import stdout, styled
 
         for record in records:
             stdout.print(styled((record["id"], "bold"), f": {record['name']}: {len(record['apps'])} apps, "

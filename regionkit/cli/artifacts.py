@@ -6,8 +6,24 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
+from regionkit.catalog.model import InstallableApp, load_catalog
 from regionkit.cli.options import CatalogOption, JsonOption
+from regionkit.cli.output import labelled, print_result, stderr, stdout, styled
+from regionkit.errors import InputError
+from regionkit.project.appplan import needs_artifact
+from regionkit.project.files import Project
+from regionkit.provision.artifacts import (
+    INDEX_NAME,
+    Store,
+    build_demo_store,
+    check,
+    chosen_needing_artifacts,
+    present,
+    resolve_chosen,
+    store_setting,
+)
 
 app = typer.Typer(help="The apps' release archives: the artifact store the deploy reads.", no_args_is_help=True)
 
@@ -22,17 +38,6 @@ def build_demo(
     json: JsonOption = False,
 ) -> None:
     """Build the reference workload into a store for the chosen web and service apps (outside a project: all)."""
-    from regionkit.catalog.model import InstallableApp, load_catalog
-    from regionkit.errors import InputError
-    from regionkit.project.appplan import needs_artifact
-    from regionkit.project.files import Project
-    from regionkit.provision.artifacts import (
-        INDEX_NAME,
-        Store,
-        build_demo_store,
-        chosen_needing_artifacts,
-        store_setting,
-    )
 
     loaded = load_catalog(catalog)
     try:
@@ -60,10 +65,8 @@ def build_demo(
         current = project.profile().artifacts
         if current is None or current.store != setting:
             project.write_artifacts_store(setting)
-    from regionkit.cli.output import print_result
 
     def human() -> None:
-        from regionkit.cli.output import stdout, styled
 
         stdout.print(styled(("built", "green"), f" the reference workload into {artifact.path_or_url} "
                             f"({artifact.size} bytes, sha256 {artifact.sha256})"))
@@ -80,9 +83,6 @@ def build_demo(
 @app.command("list")
 def list_artifacts(catalog: CatalogOption = None, json: JsonOption = False) -> None:
     """The chosen web and service apps: version, sha256 and whether the store has the archive."""
-    from regionkit.catalog.model import load_catalog
-    from regionkit.project.files import Project
-    from regionkit.provision.artifacts import present, resolve_chosen
 
     project = Project.locate()
     profile = project.profile()
@@ -93,12 +93,9 @@ def list_artifacts(catalog: CatalogOption = None, json: JsonOption = False) -> N
         "label": artifact.label if artifact else None, "location": artifact.path_or_url if artifact else None,
         "present": bool(artifact and present(artifact)), "problem": problem,
     } for entry, artifact, problem in rows]
-    from regionkit.cli.output import print_result
 
     def human() -> None:
-        from rich.table import Table
 
-        from regionkit.cli.output import stdout, styled
 
         table = Table(title=f"{len(records)} artifacts from {store.location}", title_justify="left")
         for column in ("id", "version", "sha256", "present"):
@@ -115,9 +112,6 @@ def list_artifacts(catalog: CatalogOption = None, json: JsonOption = False) -> N
 @app.command("verify")
 def verify(catalog: CatalogOption = None, json: JsonOption = False) -> None:
     """Check every chosen web and service app's archive: present, with the right sha256 (exit 2 when not)."""
-    from regionkit.catalog.model import load_catalog
-    from regionkit.project.files import Project
-    from regionkit.provision.artifacts import check, resolve_chosen
 
     project = Project.locate()
     profile = project.profile()
@@ -130,7 +124,6 @@ def verify(catalog: CatalogOption = None, json: JsonOption = False) -> None:
                         "actual_sha256": result.actual_sha256 if result else None,
                         "problem": problem if result is None else result.problem})
     failed = [r for r in records if not r["ok"]]
-    from regionkit.cli.output import labelled, print_result, stderr, stdout, styled
 
     def human() -> None:
         for record in failed:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import csv as csv_module
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
+from regionkit.atomic import write_atomic
+from regionkit.audit import ledger, registry
+from regionkit.audit import report as report_mod
+from regionkit.catalog.model import load_catalog
 from regionkit.cli.options import JsonOption
+from regionkit.cli.output import print_result, stderr, stdout, styled
+from regionkit.errors import InputError, ValidationFailed
+from regionkit.project.files import Project
 
 app = typer.Typer(help="Query and verify the adoption ledger: who runs which app at which version, since when.",
                   no_args_is_help=True)
@@ -19,7 +29,6 @@ LedgerOption = Annotated[Path | None, typer.Option(
 
 def _read(ledger_path: Path | None):
     """The ledger, verified: queries answer only from a ledger whose chain holds."""
-    from regionkit.audit import ledger
 
     ledger_file = _path(ledger_path)
     read = ledger.read(ledger_file)
@@ -30,7 +39,6 @@ def _read(ledger_path: Path | None):
 def _path(ledger_path: Path | None) -> Path:
     if ledger_path is not None:
         return ledger_path
-    from regionkit.project.files import Project
 
     return Project.locate().ledger_path
 
@@ -46,8 +54,6 @@ def list_entries(
     csv: Annotated[bool, typer.Option("--csv", help="Print CSV (with a header row) instead of a table.")] = False,
 ) -> None:
     """List the ledger's entries: every deploy, upgrade and removal per app and host."""
-    from regionkit.audit import ledger
-    from regionkit.errors import InputError
 
     if json and csv:
         raise InputError("choose one of --json and --csv")
@@ -55,20 +61,15 @@ def list_entries(
     read = _read(ledger_path)
     entries = ledger.select(read.entries, region=region, app=app_id, since=moment)
     records = [ledger.entry_record(e) for e in entries]
-    from regionkit.cli.output import print_result
 
     def human() -> None:
         if csv:
-            import csv as csv_module
-            import sys
 
             writer = csv_module.DictWriter(sys.stdout, fieldnames=ledger.FIELDS, lineterminator="\n")
             writer.writeheader()
             writer.writerows(records)
             return
-        from rich.table import Table
 
-        from regionkit.cli.output import stdout, styled
 
         if not entries:
             stdout.print(f"no entries in {read.path}" + (" match" if (region or app_id or since) else ""))
@@ -93,16 +94,12 @@ def region(
     json: JsonOption = False,
 ) -> None:
     """What a region runs now: each app on each host, its version, since when and who installed it."""
-    from regionkit.audit import ledger
 
     read = _read(ledger_path)
     running = ledger.region_apps(read.entries, code)
-    from regionkit.cli.output import print_result
 
     def human() -> None:
-        from rich.table import Table
 
-        from regionkit.cli.output import stderr, stdout
 
         if not running:
             known = any(e.region_code == code for e in read.entries)
@@ -127,16 +124,12 @@ def adopters(
     json: JsonOption = False,
 ) -> None:
     """The regions that run an app now, with their versions and hosts."""
-    from regionkit.audit import ledger
 
     read = _read(ledger_path)
     regions = ledger.adopters(read.entries, app_id)
-    from regionkit.cli.output import print_result
 
     def human() -> None:
-        from rich.table import Table
 
-        from regionkit.cli.output import stderr, stdout
 
         if not regions:
             stderr.print(f"no region runs {app_id}")
@@ -162,13 +155,10 @@ def verify(
     json: JsonOption = False,
 ) -> None:
     """Recompute the hash chain; name the first bad entry and exit 2 when it does not hold."""
-    from regionkit.audit import ledger
-    from regionkit.errors import ValidationFailed
 
     read = ledger.read(_path(ledger_path))
     if anchor is not None:
         read.check_anchor(anchor)
-    from regionkit.cli.output import print_result, stdout, styled
 
     head = read.head
 
@@ -201,9 +191,6 @@ def import_ledgers(
     registry_path: RegistryOption = None,
 ) -> None:
     """Verify ledgers and merge them into the central registry; a ledger that does not verify is refused."""
-    from regionkit.audit import registry
-    from regionkit.cli.output import stderr, stdout, styled
-    from regionkit.errors import InputError
 
     target = registry_path or registry.default_path()
     outcomes = registry.import_ledgers(target, paths)
@@ -230,9 +217,6 @@ def report(
     registry_path: RegistryOption = None,
 ) -> None:
     """Adoption report from the registry: matrix, counts by group, timeline, ledger verification status."""
-    from regionkit.audit import registry
-    from regionkit.audit import report as report_mod
-    from regionkit.errors import InputError
 
     if (html is None) == (fmt is None):
         raise InputError("choose one of --html OUT and --format csv|json")
@@ -240,8 +224,6 @@ def report(
         raise InputError(f"--format {fmt}: expected csv or json")
     if html is not None and out is not None:
         raise InputError("--out goes with --format; --html names its own file")
-    from regionkit.atomic import write_atomic
-    from regionkit.catalog.model import load_catalog
 
     source = registry_path or registry.default_path()
     conn = registry.connect(source)
@@ -257,7 +239,6 @@ def report(
         text = report_mod.render_csv(data) if fmt == "csv" else report_mod.render_json(data)
         target = out
         if target is None:
-            import sys
 
             sys.stdout.write(text)
             return
@@ -265,6 +246,5 @@ def report(
         write_atomic(target, text)
     except OSError as exc:
         raise InputError(f"cannot write {target}: {exc.strerror}") from None
-    from regionkit.cli.output import stderr
 
     stderr.print(f"wrote {target}")

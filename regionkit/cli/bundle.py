@@ -8,7 +8,12 @@ from typing import Annotated
 
 import typer
 
+from regionkit.catalog.model import load_catalog
+from regionkit.cli.deploy_view import ask_password
 from regionkit.cli.options import CatalogOption, JsonOption, VaultFileOption
+from regionkit.cli.output import labelled, print_result, stderr, stdout
+from regionkit.field import bundle, packing
+from regionkit.project.files import Project
 
 app = typer.Typer(help="Field bundles: create one at the office, verify it onsite.", no_args_is_help=True)
 
@@ -28,11 +33,6 @@ def create(
     json: JsonOption = False,
 ) -> None:
     """Bundle the region project: build, playbooks, artifacts, Debian packages and Python wheels, all hashed."""
-    from regionkit.catalog.model import load_catalog
-    from regionkit.cli.deploy_view import ask_password
-    from regionkit.cli.output import stderr
-    from regionkit.field import packing
-    from regionkit.project.files import Project
 
     project = Project.locate()
     profile = project.profile()
@@ -58,7 +58,6 @@ def verify(
 ) -> None:
     """Check every member (no absolute paths, `..`, links out or device files), every sha256 and the signature,
     extracting nothing; exit 2 naming the first problem."""
-    from regionkit.field import bundle
 
     _show(bundle.verify(file, public_key), json)
 
@@ -72,8 +71,6 @@ def extract(
 ) -> None:
     """Verify, then extract (or find already extracted) a bundle; prints the region project's folder, for
     `regionkit -C DIR preflight` and `status`. `deploy --bundle` does this itself."""
-    from regionkit.cli.output import stdout
-    from regionkit.field import bundle
 
     folder = bundle.default_workdir(file) if workdir is None else workdir
     bundle.extract(file, folder, public_key)
@@ -87,8 +84,6 @@ def keygen(
                                                                 "teams.")],
 ) -> None:
     """Make an ed25519 key pair for signing bundles."""
-    from regionkit.cli.output import stdout
-    from regionkit.field import bundle
 
     private, public = bundle.generate_key(path)
     stdout.print(f"private key: {private} (keep it at the office)\npublic key: {public}\n"
@@ -104,10 +99,8 @@ def _show(verified, as_json: bool) -> None:
               "apps": verified.manifest["apps"], "files": verified.files, "bytes": verified.size,
               "manifest_sha256": verified.manifest_sha256, "signed": verified.signed,
               "signature_checked": verified.signature_checked, "contents": counts, "warnings": verified.warnings}
-    from regionkit.cli.output import print_result
 
     def human() -> None:
-        from regionkit.cli.output import labelled, stderr, stdout
 
         region = verified.manifest["region"]
         stdout.print(f"{verified.path}: verified, {verified.files} files, {verified.size / 1e6:.1f} MB")

@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
+from regionkit.catalog import views as catalog_views
+from regionkit.catalog.model import load_catalog
+from regionkit.catalog.views import problem_record
 from regionkit.cli.options import CatalogOption, JsonOption
+from regionkit.cli.output import print_json, print_result, stdout, styled
+from regionkit.cli.render_catalog import app_panel, apps_table, stats_tables
+from regionkit.errors import ValidationFailed
 
 app = typer.Typer(help="Browse and check the catalog of shareable apps.", no_args_is_help=True)
 
@@ -23,13 +29,9 @@ def list_apps(
     json: JsonOption = False,
 ) -> None:
     """List the apps of the catalog."""
-    from regionkit.catalog import views as catalog_views
-    from regionkit.catalog.model import load_catalog
 
     loaded = load_catalog(catalog)
     apps = catalog_views.filter_apps(loaded, group=group, kind=kind, search=search)
-    from regionkit.cli.output import print_result
-    from regionkit.cli.render_catalog import apps_table
 
     print_result(json, [catalog_views.app_record(a) for a in apps], lambda: apps_table(loaded, apps))
 
@@ -41,13 +43,9 @@ def show(
     json: JsonOption = False,
 ) -> None:
     """Show one app with its dependency tree and the apps that depend on it."""
-    from regionkit.catalog import views as catalog_views
-    from regionkit.catalog.model import load_catalog
 
     loaded = load_catalog(catalog)
     details = catalog_views.app_details(loaded, loaded.get(app_id))
-    from regionkit.cli.output import print_result
-    from regionkit.cli.render_catalog import app_panel
 
     print_result(json, details, lambda: app_panel(details))
 
@@ -59,8 +57,6 @@ def validate(
     json: JsonOption = False,
 ) -> None:
     """Check a catalog against every rule and report all problems at once (exit 2 when any)."""
-    from regionkit.catalog.model import load_catalog
-    from regionkit.errors import ValidationFailed
 
     target = path or catalog
     try:
@@ -68,12 +64,9 @@ def validate(
     except ValidationFailed as exc:
         if not json:
             raise
-        from regionkit.catalog.views import problem_record
-        from regionkit.cli.output import print_json
 
         print_json({"valid": False, "problems": [problem_record(p) for p in exc.problems]})
         raise typer.Exit(exc.exit_code) from None
-    from regionkit.cli.output import print_result, stdout, styled
 
     print_result(json, {"valid": True, "path": str(loaded.path), "apps": len(loaded), "digest": loaded.digest},
          lambda: stdout.print(styled(("ok", "green"), f" {loaded.path}: {len(loaded)} apps in "
@@ -83,11 +76,7 @@ def validate(
 @app.command("stats")
 def stats(catalog: CatalogOption = None, json: JsonOption = False) -> None:
     """Counts by group, kind, audience and status, and the websites a region gets per unit-site app."""
-    from regionkit.catalog import views as catalog_views
-    from regionkit.catalog.model import load_catalog
 
     figures = catalog_views.catalog_stats(load_catalog(catalog))
-    from regionkit.cli.output import print_result
-    from regionkit.cli.render_catalog import stats_tables
 
     print_result(json, figures, lambda: stats_tables(figures))

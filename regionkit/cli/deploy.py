@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
+from regionkit.catalog.model import load_catalog
+from regionkit.cli import deploy_view
+from regionkit.cli import preflight as preflight_cli
 from regionkit.cli.options import CatalogOption, JsonOption, LimitOption, VaultFileOption
+from regionkit.cli.output import labelled, print_result, stderr
+from regionkit.errors import InputError
+from regionkit.project.files import Project
+from regionkit.provision.deploy import DeployOptions
+from regionkit.provision.deploy import deploy as run_deploy
+from regionkit.provision.deploy import undeploy as run_undeploy
+from regionkit.provision.rollout import Rollout
 
 
 def deploy(
@@ -34,16 +44,11 @@ def deploy(
     json: JsonOption = False,
 ) -> None:
     """Render, then install the chosen apps on the region's servers; exit 1 when anything failed."""
-    from regionkit.catalog.model import load_catalog
-    from regionkit.project.files import Project
-    from regionkit.provision.deploy import DeployOptions
-    from regionkit.provision.rollout import Rollout
 
     options = DeployOptions(check=check, resume=resume, app=app_id, limit=limit, agreement=agreement,
                             vault_password_file=vault_password_file, tuned=not stock_ansible,
                             preflight=not skip_preflight)
     if bundle is None and (workdir is not None or public_key is not None):
-        from regionkit.errors import InputError
 
         raise InputError("--workdir and --public-key go with --bundle FILE")
     if bundle is None:
@@ -69,11 +74,6 @@ def undeploy(
 
     Their databases and data stay on the database host.
     """
-    from regionkit.catalog.model import load_catalog
-    from regionkit.cli import deploy_view
-    from regionkit.project.files import Project
-    from regionkit.provision.deploy import DeployOptions
-    from regionkit.provision.deploy import undeploy as run_undeploy
 
     view = deploy_view.Progress(enabled=not json)
     result = run_undeploy(Project.locate(), load_catalog(catalog), list(app_ids or []),
@@ -89,10 +89,6 @@ def plan(
     json: JsonOption = False,
 ) -> None:
     """Run the playbook in check mode and list, per host and app, what a deploy would change."""
-    from regionkit.catalog.model import load_catalog
-    from regionkit.project.files import Project
-    from regionkit.provision.deploy import DeployOptions
-    from regionkit.provision.rollout import Rollout
 
     _run(Rollout.open(Project.locate(), load_catalog(catalog), "planning"),
          DeployOptions(check=True, app=app_id, limit=limit, vault_password_file=vault_password_file), json,
@@ -100,9 +96,6 @@ def plan(
 
 
 def _run(rollout, options, as_json: bool, plan: bool) -> None:
-    from regionkit.cli import deploy_view
-    from regionkit.cli import preflight as preflight_cli
-    from regionkit.provision.deploy import deploy as run_deploy
 
     view = deploy_view.Progress(enabled=not as_json)
     on_event = preflight_cli.showing_preflight(view.on_event, enabled=not as_json)
@@ -113,7 +106,6 @@ def _run(rollout, options, as_json: bool, plan: bool) -> None:
 
 def _announce(rollout) -> None:
     """The bundle's warnings, and where the deploy runs from (stderr)."""
-    from regionkit.cli.output import labelled, stderr
 
     for warning in rollout.bundle.warnings:
         stderr.print(labelled(warning, "warning:", "yellow"))
@@ -121,8 +113,6 @@ def _announce(rollout) -> None:
 
 
 def _show(result, as_json: bool, plan: bool) -> None:
-    from regionkit.cli import deploy_view
-    from regionkit.cli.output import print_result
 
     print_result(as_json, deploy_view.result_record(result),
                  lambda: deploy_view.plan_table(result) if plan else deploy_view.summary_table(result))

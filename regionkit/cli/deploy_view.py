@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import typer
 from rich.table import Table
 
 from regionkit.cli.output import labelled, stderr, stdout, styled
@@ -13,7 +14,6 @@ from regionkit.provision.deploy import PLATFORM
 def ask_password() -> str:
     if not sys.stdin.isatty():
         return ""
-    import typer
 
     return typer.prompt("Vault password", hide_input=True)
 

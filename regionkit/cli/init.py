@@ -8,6 +8,12 @@ from typing import Annotated
 
 import typer
 
+from regionkit.cli.output import report_error, stdout, styled
+from regionkit.errors import InputError
+from regionkit.project.files import Project
+from regionkit.project.logo import LogoError, inspect_logo
+from regionkit.project.scaffold import InitOptions, create_project, propose_profile
+
 
 def _interactive(no_input: bool) -> bool:
     return not no_input and sys.stdin.isatty()
@@ -29,9 +35,6 @@ def init(
     no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt; fail on what is missing.")] = False,
 ) -> None:
     """Create a region project: profile, units from the code table, inventory section, assets, .gitignore."""
-    from regionkit.cli.output import stdout, styled
-    from regionkit.project.files import Project
-    from regionkit.project.scaffold import InitOptions, create_project, propose_profile
 
     options = InitOptions(region, institution, parent, domain, head_name, head_title, logo)
     if _interactive(no_input):
@@ -53,9 +56,6 @@ def init(
 
 def _ask(options) -> dict:
     """Prompt for what the options leave open, re-asking until the answer is valid."""
-    from regionkit.cli.output import report_error, stdout
-    from regionkit.errors import InputError
-    from regionkit.project.scaffold import propose_profile
 
     while True:
         if not options.region and not options.institution:
@@ -88,9 +88,6 @@ def _ask(options) -> dict:
 
 
 def _validated(options) -> dict:
-    from regionkit.errors import InputError
-    from regionkit.project.logo import LogoError, inspect_logo
-    from regionkit.project.scaffold import propose_profile
 
     proposal = propose_profile(options)
     if options.logo is not None:

@@ -6,8 +6,14 @@ from collections.abc import Callable
 from contextlib import contextmanager
 
 import typer
+from rich.table import Table
 
+from regionkit.catalog.model import load_catalog
 from regionkit.cli.options import CatalogOption, JsonOption, LimitOption, VaultFileOption
+from regionkit.cli.output import print_json, print_result, stderr, stdout, styled
+from regionkit.project.files import Project
+from regionkit.provision.preflight import PreflightFailed, run_preflight
+from regionkit.provision.rollout import Rollout
 
 
 def preflight(
@@ -17,14 +23,9 @@ def preflight(
     json: JsonOption = False,
 ) -> None:
     """Check the control node and every host, changing nothing; exit 1 when anything blocks a deploy."""
-    from regionkit.catalog.model import load_catalog
-    from regionkit.project.files import Project
-    from regionkit.provision.preflight import run_preflight
-    from regionkit.provision.rollout import Rollout
 
     rollout = Rollout.open(Project.locate(), load_catalog(catalog), "checking the hosts")
     report = run_preflight(rollout, limit=limit, vault_password_file=vault_password_file)
-    from regionkit.cli.output import print_result
 
     print_result(json, report.as_dict(), lambda: show(report))
     if not report.ok:
@@ -33,9 +34,7 @@ def preflight(
 
 def show(report, to_stderr: bool = False) -> None:
     """One table of the findings (blockers first), then a line with the verdict."""
-    from rich.table import Table
 
-    from regionkit.cli.output import stderr, stdout, styled
 
     console = stderr if to_stderr else stdout
     if report.findings:
@@ -68,13 +67,11 @@ def showing_preflight(on_event: Callable[[dict], None], enabled: bool) -> Callab
 @contextmanager
 def refusal_as_json(as_json: bool):
     """With --json, a deploy refused by preflight still prints JSON: {"status": "blocked", "preflight": ...}."""
-    from regionkit.provision.preflight import PreflightFailed
 
     try:
         yield
     except PreflightFailed as exc:
         if as_json:
-            from regionkit.cli.output import print_json
 
             print_json({"status": "blocked", "preflight": exc.report.as_dict()})
         raise

@@ -7,19 +7,20 @@ from typing import Annotated
 
 import typer
 
+from regionkit.catalog.model import catalog_json_schema, load_catalog
+from regionkit.catalog.views import problem_record
 from regionkit.cli.options import CatalogOption, JsonOption
+from regionkit.cli.output import labelled, print_json, print_result, stderr, stdout, styled
+from regionkit.project.checks import check_project
+from regionkit.project.files import Project
+from regionkit.project.region import profile_json_schema
 
 
 def validate(catalog: CatalogOption = None, json: JsonOption = False) -> None:
     """Check the region project: profile, catalog, chosen apps, units and hosts together (exit 2 on errors)."""
-    from regionkit.catalog.model import load_catalog
-    from regionkit.project.checks import check_project
-    from regionkit.project.files import Project
 
     project = Project.locate()
     report = check_project(project.profile_path, load_catalog(catalog))
-    from regionkit.catalog.views import problem_record
-    from regionkit.cli.output import labelled, print_result, stderr, stdout, styled
 
     def human() -> None:
         for problem in report.errors:
@@ -49,13 +50,10 @@ class SchemaName(StrEnum):
 def schema(name: Annotated[SchemaName, typer.Argument(help="catalog (catalog.yaml) or profile (region.yaml).")]
            ) -> None:
     """Print the JSON Schema of catalog.yaml or region.yaml, for editors and CI."""
-    from regionkit.cli.output import print_json
 
     if name == SchemaName.catalog:
-        from regionkit.catalog.model import catalog_json_schema
 
         print_json(catalog_json_schema())
     else:
-        from regionkit.project.region import profile_json_schema
 
         print_json(profile_json_schema())

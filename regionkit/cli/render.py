@@ -6,8 +6,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.syntax import Syntax
 
+from regionkit.catalog.model import load_catalog
 from regionkit.cli.options import CatalogOption, JsonOption
+from regionkit.cli.output import print_result, stderr, stdout, styled, visible
+from regionkit.project.files import Project
+from regionkit.render.build import Renderer
 
 
 def render(
@@ -19,10 +25,6 @@ def render(
     json: JsonOption = False,
 ) -> None:
     """Render config, branding and unit sites for the chosen apps into a build folder, atomically."""
-    from regionkit.catalog.model import load_catalog
-    from regionkit.cli.output import print_result, stdout, styled, visible
-    from regionkit.project.files import Project
-    from regionkit.render.build import Renderer
 
     project = Project.locate()
     renderer = Renderer(project.root, project.profile(), load_catalog(catalog))
@@ -31,7 +33,6 @@ def render(
         chunks = renderer.diff(target, app_id)
 
         def show_diff() -> None:
-            from rich.syntax import Syntax
 
             stdout.print(Syntax(visible("".join(chunks)), "diff", theme="ansi_dark", background_color="default")
                          if chunks else "no changes")
@@ -54,9 +55,7 @@ def render(
 
 
 def _build_with_progress(renderer, target: Path, app_id: str | None, show: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from regionkit.cli.output import stderr
 
     total = 1 if app_id else len(renderer.contexts)
     with Progress(TextColumn("rendering {task.fields[app]:<24}", markup=False), BarColumn(),

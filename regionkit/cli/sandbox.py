@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.table import Table
 
 from regionkit.cli.options import JsonOption
+from regionkit.cli.output import print_result, stdout, styled
+from regionkit.errors import InputError
+from regionkit.project.files import Project
+from regionkit.provision import sandbox
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -29,10 +35,7 @@ def up(
         "--no-project", help="Only create the servers, even inside a region project.")] = False,
 ) -> None:
     """Start N test servers with their own sshd; inside a region project, write them into region.yaml's hosts."""
-    import time
 
-    from regionkit.cli.output import stdout, styled
-    from regionkit.provision import sandbox
 
     project = None if no_project else _project_here()
     started = time.monotonic()
@@ -58,8 +61,6 @@ def up(
 @app.command("down")
 def down(name: NameOption = "default") -> None:
     """Remove the sandbox's servers, network and state; also cleans up after a crashed run. Idempotent."""
-    from regionkit.cli.output import stdout, styled
-    from regionkit.provision import sandbox
 
     if sandbox.down(name):
         stdout.print(styled(("removed", "green"), f" sandbox {name}"))
@@ -70,13 +71,10 @@ def down(name: NameOption = "default") -> None:
 @app.command("status")
 def status(name: NameOption = "default", json: JsonOption = False) -> None:
     """List the sandbox's hosts and whether each one's sshd answers."""
-    from regionkit.provision import sandbox
 
     report = sandbox.status(name)
-    from regionkit.cli.output import print_result
 
     def human() -> None:
-        from regionkit.cli.output import stdout, styled
 
         if not report.up:
             stdout.print(f"sandbox {name} is not up")
@@ -96,8 +94,6 @@ def status(name: NameOption = "default", json: JsonOption = False) -> None:
 
 def _project_here():
     """The region project around the current folder, or None outside one."""
-    from regionkit.errors import InputError
-    from regionkit.project.files import Project
 
     try:
         return Project.locate()
@@ -106,9 +102,7 @@ def _project_here():
 
 
 def _hosts_table(rows: list[tuple[str, str, str, str | Text]], roles: bool) -> None:
-    from rich.table import Table
 
-    from regionkit.cli.output import stdout
 
     table = Table()
     for column in ("host", "address", *(["roles"] if roles else []), "sshd"):

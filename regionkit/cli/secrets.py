@@ -5,16 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
+from regionkit.catalog.model import load_catalog
+from regionkit.cli.deploy_view import ask_password
 from regionkit.cli.options import CatalogOption, JsonOption, VaultFileOption
+from regionkit.cli.output import print_result, stdout
+from regionkit.project.appplan import plan_deployment
+from regionkit.project.files import Project
+from regionkit.provision.secrets import Vault, vault_password
 
 app = typer.Typer(help="The region's secrets, vault-encrypted; values are never shown.", no_args_is_help=True)
 
 
 def _vault(vault_password_file):
-    from regionkit.cli.deploy_view import ask_password
-    from regionkit.project.files import Project
-    from regionkit.provision.secrets import Vault, vault_password
 
     project = Project.locate()
     return project, Vault(project.root, vault_password(project.root, vault_password_file, ask_password))
@@ -25,12 +29,9 @@ def list_secrets(vault_password_file: VaultFileOption = None, json: JsonOption =
     """Names of the secrets in the vault, with when they were made or rotated."""
     _, vault = _vault(vault_password_file)
     names = vault.names()
-    from regionkit.cli.output import print_result
 
     def human() -> None:
-        from rich.table import Table
 
-        from regionkit.cli.output import stdout
 
         table = Table(title=f"{len(names)} secrets in {vault.path.name} (values are never shown)", title_justify="left")
         for column in ("name", "created", "rotated"):
@@ -45,9 +46,6 @@ def list_secrets(vault_password_file: VaultFileOption = None, json: JsonOption =
 @app.command("generate")
 def generate(vault_password_file: VaultFileOption = None, catalog: CatalogOption = None) -> None:
     """Create every secret the chosen apps need that does not exist yet (deploy does this too)."""
-    from regionkit.catalog.model import load_catalog
-    from regionkit.cli.output import stdout
-    from regionkit.project.appplan import plan_deployment
 
     project, vault = _vault(vault_password_file)
     created = vault.ensure(plan_deployment(project.profile(), load_catalog(catalog)).secrets)
@@ -58,7 +56,6 @@ def generate(vault_password_file: VaultFileOption = None, catalog: CatalogOption
 def rotate(name: Annotated[str, typer.Argument(metavar="NAME", help="e.g. e-office/db_password")],
            vault_password_file: VaultFileOption = None) -> None:
     """Replace one secret with a new random value; the next deploy puts it in place."""
-    from regionkit.cli.output import stdout
 
     _, vault = _vault(vault_password_file)
     vault.rotate(name)

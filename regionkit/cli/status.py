@@ -5,8 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
+from regionkit.catalog.model import load_catalog
 from regionkit.cli.options import CatalogOption, JsonOption
+from regionkit.cli.output import print_result, stdout, styled
+from regionkit.project.files import Project
+from regionkit.provision.status import status as run_status
 
 
 def status(
@@ -19,13 +24,9 @@ def status(
     json: JsonOption = False,
 ) -> None:
     """Check every app and unit site the ledger records as deployed, on each of its hosts; exit 1 when any is down."""
-    from regionkit.catalog.model import load_catalog
-    from regionkit.project.files import Project
-    from regionkit.provision.status import status as run_status
 
     hosts = [h.strip() for given in host for h in given.split(",") if h.strip()] if host else None
     result = run_status(Project.locate(), load_catalog(catalog), app=app_id, hosts=hosts, timeout=timeout)
-    from regionkit.cli.output import print_result
 
     print_result(json, result.record(), lambda: _tables(result))
     if not result.ok:
@@ -33,9 +34,7 @@ def status(
 
 
 def _tables(result) -> None:
-    from rich.table import Table
 
-    from regionkit.cli.output import stdout, styled
 
     colours = {"up": "green", "down": "red", "unknown": "yellow"}
     hosts: dict[str, list] = {}

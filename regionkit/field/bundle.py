@@ -30,12 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from regionkit.atomic import swap_in, write_atomic
+from regionkit.confined import project_files, read_named_file
 from regionkit.digests import CHUNK, sha256_bytes, sha256_file, sha256_stream
 from regionkit.errors import InputError, Location, Problem, ValidationFailed
 from regionkit.project.files import Project
+from regionkit.yamldoc import format_field_path
 
 FORMAT = 1
 MANIFEST = "MANIFEST.json"
@@ -178,9 +180,7 @@ class _Manifest(BaseModel):
 
 def _parse_manifest(path: Path, data: bytes) -> dict[str, Any]:
     """MANIFEST.json's bytes as a dict of the right shape, or a refusal naming the field."""
-    from pydantic import ValidationError
 
-    from regionkit.yamldoc import format_field_path
 
     try:
         raw = json.loads(data.decode("utf-8"))
@@ -310,7 +310,6 @@ REUSED_CHANGING = {_IN_BUNDLE.ledger_path.as_posix()}
 
 def _check_reused(dest: Path, verified: Verified) -> None:
     """Every file of a reused workdir is the bundle's, unchanged, except run state and the ledger."""
-    from regionkit.confined import project_files
 
     def refused(name: str, what: str) -> ValidationFailed:
         return ValidationFailed([Problem(f"{name}: {what}", Location(dest / name, field=name))],
@@ -451,7 +450,6 @@ MAX_KEY_BYTES = 64 * 1024
 
 
 def _read_key(path: Path) -> bytes:
-    from regionkit.confined import read_named_file
 
     try:
         return read_named_file(Path(path), MAX_KEY_BYTES)

@@ -17,6 +17,7 @@ import tarfile
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,10 @@ from regionkit import __version__
 from regionkit.atomic import swap_in
 from regionkit.catalog.model import Catalog
 from regionkit.clock import utc_now
-from regionkit.confined import read_inside, read_project_file
+from regionkit.confined import project_files, read_inside, read_project_file
 from regionkit.digests import sha256_file
 from regionkit.errors import OperationFailed
+from regionkit.field import debs
 from regionkit.field.bundle import (
     FORMAT,
     MANIFEST,
@@ -39,6 +41,8 @@ from regionkit.field.bundle import (
     verify,
 )
 from regionkit.project.files import Project
+from regionkit.provision.artifacts import INDEX_FORMAT, INDEX_NAME, is_url, store_location
+from regionkit.provision.rollout import Rollout
 from regionkit.resources import kit_path
 
 MAX_PROJECT_FILE_BYTES = 256 * 1024 * 1024
@@ -60,8 +64,6 @@ def create(project: Project, catalog: Catalog, out: Path, *, sign_key: Path | No
 
 def _create(project: Project, catalog: Catalog, out: Path, private_key, vault_password_file: Path | None,
             prompt: Callable[[], str] | None, progress: Callable[[str], None], apt_cache: Path | None) -> Verified:
-    from regionkit.field import debs
-    from regionkit.provision.rollout import Rollout
 
     rollout = Rollout.open(project, catalog, "bundling")
     profile = rollout.profile
@@ -139,7 +141,6 @@ def _write_requirements(folder: Path) -> None:
 
 def _installed_requirements(name: str) -> list[str]:
     """`dist==version` for every installed distribution `name` needs (markers evaluated here), not `name`."""
-    from importlib import metadata
 
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
@@ -168,7 +169,6 @@ def _installed_requirements(name: str) -> list[str]:
 def _copy_project(root: Path, dest: Path, profile) -> None:
     """Copy what the project owns into `dest`, modes kept: every regular file but those `_bundle_rules` leave
     out. A link or special file that would be taken is an InputError naming it (see regionkit.confined)."""
-    from regionkit.confined import project_files
 
     root = Path(root)
     leave_out = _bundle_rules(root, profile)
@@ -227,7 +227,6 @@ def _ignore_rules(path: Path) -> Callable[[str, bool], bool]:
 
 def _store_inside(root: Path, profile) -> str | None:
     """The artifact store's folder relative to the project, when it lies inside (it is bundled apart)."""
-    from regionkit.provision.artifacts import is_url, store_location
 
     if profile.artifacts is None:
         return None
@@ -236,7 +235,6 @@ def _store_inside(root: Path, profile) -> str | None:
 
 
 def _copy_artifacts(found: dict[str, Any], catalog: Catalog, dest: Path) -> None:
-    from regionkit.provision.artifacts import INDEX_FORMAT, INDEX_NAME
 
     if not found:
         return

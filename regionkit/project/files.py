@@ -28,6 +28,7 @@ from regionkit.errors import InputError, Location, Problem
 from regionkit.project.region import Profile, check_profile_document, load_profile
 from regionkit.project.selection import Choice
 from regionkit.yamldoc import YamlDocument
+from regionkit.yamledit import editing
 
 PROFILE_NAME = "region.yaml"
 _STATE = ".regionkit"
@@ -151,7 +152,6 @@ class Project:
         so that concurrent edits never lose one another. `check` validates the edited file (default: the
         profile's rules); `new_file` is the text to start from when the file does not exist. Raises as
         `yamledit.editing` does (InputError, ValidationFailed); any error leaves the file as it was."""
-        from regionkit.yamledit import editing
 
         with _flock(self.edit_lock_path, "edit", wait=True), \
                 editing(path or self.profile_path, check or (lambda doc: check_profile_document(doc)[1]),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
+
+from regionkit.confined import project_path, read_inside, read_named_file
 
 MAX_BYTES = 2 * 1024 * 1024
 MIN_PIXELS, MAX_PIXELS = 64, 4096
@@ -27,7 +30,6 @@ class LogoError(ValueError):
 def inspect_logo(path: Path) -> Logo:
     """Check a logo file the user names (links followed, e.g. `init --logo`) and describe it, or raise LogoError
     saying what is wrong. Only a regular file of at most MAX_BYTES is read."""
-    from regionkit.confined import read_named_file
 
     try:
         data = read_named_file(Path(path), MAX_BYTES)
@@ -40,7 +42,6 @@ def read_logo(root: Path, rel: str) -> tuple[Logo, bytes]:
     """The logo `rel` of the project at `root`, read under the project-file rule (inside the project, no link,
     a regular file of at most MAX_BYTES; see regionkit.confined) and checked: what `validate` and `render` both
     use. LogoError saying what is wrong."""
-    from regionkit.confined import project_path, read_inside
 
     try:
         project_path(rel)
@@ -79,7 +80,6 @@ def _png(data: bytes) -> Logo:
 
 def _decode_png(data: bytes) -> None:
     """Decode the whole image, as rendering the branding will: a header that looks right is not enough."""
-    import io
 
     from PIL import Image
 

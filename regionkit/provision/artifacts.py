@@ -32,8 +32,10 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from regionkit.atomic import sync_dir, write_atomic
+from regionkit.confined import read_named_file
 from regionkit.digests import CHUNK, sha256_bytes, sha256_file
 from regionkit.errors import InputError, Location, OperationFailed
+from regionkit.project.appplan import needs_artifact, plan_deployment
 
 if TYPE_CHECKING:
     from regionkit.catalog.model import Catalog, InstallableApp
@@ -120,7 +122,6 @@ def store_setting(dest: Path, root: Path) -> str:
 def chosen_needing_artifacts(catalog: Catalog, profile: Profile) -> list[InstallableApp]:
     """The catalog entries of the chosen apps the deployment plan deploys from an artifact, dependencies first.
     An app not in the catalog is an InputError, not a silent skip."""
-    from regionkit.project.appplan import plan_deployment
 
     for app_id in profile.apps:
         catalog.get(app_id)
@@ -217,7 +218,6 @@ def build_demo_store(dest: Path, catalog: Catalog, app_ids: list[str]) -> Path:
     The archive is written under a name derived from its sha256 and the index is replaced atomically, so a reader
     sees the old store or the new one. Returns `dest`.
     """
-    from regionkit.project.appplan import needs_artifact
 
     apps = [catalog.get(app_id) for app_id in app_ids]
     dest = Path(dest)
@@ -389,7 +389,6 @@ def _parse_index(text: str | bytes, where: str) -> dict:
 def _read_local_index(folder: Path) -> dict:
     """The index of the store folder `folder`. InputError when the folder cannot be looked at (e.g. a name too
     long), is missing, has no index, or its index is not a regular file of at most MAX_INDEX_BYTES."""
-    from regionkit.confined import read_named_file
 
     path = folder / INDEX_NAME
     try:

@@ -28,14 +28,18 @@ from typing import Any
 
 from regionkit import __version__
 from regionkit.atomic import write_atomic
+from regionkit.audit import ledger
+from regionkit.audit.agreements import find, load_agreements
 from regionkit.catalog.model import Catalog
 from regionkit.clock import utc_now
+from regionkit.confined import read_project_file
 from regionkit.errors import InputError, Location
 from regionkit.project.appplan import served_names
 from regionkit.project.files import Project
 from regionkit.project.region import HostRole
 from regionkit.provision import runner
 from regionkit.provision.inventory import PlaybookApp, PlaybookRemoval, inventory, playbook_vars
+from regionkit.provision.preflight import PreflightFailed, run_preflight
 from regionkit.provision.rollout import Rollout
 from regionkit.provision.runspec import RECORDED, REMOVED, RunSpec, playbook_run
 from regionkit.provision.secrets import VaultPassword, redact
@@ -125,7 +129,6 @@ def undeploy(project: Project, catalog: Catalog, app_ids: list[str], options: De
     With no ids, every app the ledger records as running in this region that region.yaml no longer chooses.
     An app still chosen is refused: the next deploy would install it again.
     """
-    from regionkit.audit import ledger
 
     with project.lock() as lock:
         settle_abandoned_runs(project)
@@ -185,7 +188,6 @@ def _run_playbook(spec: RunSpec, record: _RunRecord, options: DeployOptions, ski
 def _preflight(rollout: Rollout, options: DeployOptions, on_event: Callable[[dict], None],
                interactive: bool | None) -> None:
     """Check the control node and the hosts before anything changes; blockers raise PreflightFailed."""
-    from regionkit.provision.preflight import PreflightFailed, run_preflight
 
     report = run_preflight(rollout, limit=options.limit, interactive=interactive,
                            vault_password_file=options.vault_password_file, tuned=options.tuned)
@@ -208,7 +210,6 @@ def _record_in_ledger(project: Project, meta: dict, per_app: dict[str, dict], fa
     """One ledger entry per app and host the run (its record's `meta`) worked on, succeeded or failed.
 
     A check run records nothing; a removal records only the apps the ledger has running on that host."""
-    from regionkit.audit import ledger
 
     if meta["mode"] == "check":
         return
@@ -232,7 +233,6 @@ def settle_abandoned_runs(project: Project) -> list[str]:
     Call it holding the project lock: then no record can belong to a live run (its playbook would hold the
     lock). The ledger entries are written unless the ledger already has some of that run (it was killed after
     writing them). Returns the run ids settled; raises InputError when the ledger is damaged."""
-    from regionkit.audit import ledger
 
     folder = project.runs_dir
     stale = []
@@ -262,7 +262,6 @@ def settle_abandoned_runs(project: Project) -> list[str]:
 def _read_events(project: Project, path: Path) -> list[dict]:
     """The events a run wrote (`path` inside `project`); a last line that a kill cut short is left out.
     InputError naming the file when it is a link, a fifo or another special file, or over MAX_EVENTS_BYTES."""
-    from regionkit.confined import read_project_file
 
     events = []
     if os.path.lexists(path):
@@ -276,7 +275,6 @@ def _read_events(project: Project, path: Path) -> list[dict]:
 
 
 def _check_agreement(project: Project, number: str) -> None:
-    from regionkit.audit.agreements import find, load_agreements
 
     path = project.agreements_path
     known = load_agreements(path)
@@ -305,7 +303,6 @@ def last_run(project: Project) -> dict | None:
 def _run_record(project: Project, path: Path) -> dict:
     """The run record at `path` (inside `project`) as a JSON object. InputError (exit 2) naming the file when it
     is not one: not a regular file, unreadable, not UTF-8 JSON, nested too deep, or not an object."""
-    from regionkit.confined import read_project_file
 
     data = read_project_file(project.root, path.relative_to(project.root).as_posix())
     try:

@@ -29,6 +29,7 @@ from regionkit.provision import runner, serverpaths
 from regionkit.provision.inventory import inventory
 from regionkit.provision.rollout import Rollout
 from regionkit.provision.runspec import playbook_run
+from regionkit.provision.secrets import Vault, vault_password
 
 CONTROL_NODE = "control node"
 PROBE_MARKER = "REGIONKIT-PROBE "
@@ -329,7 +330,6 @@ def ansible_core_version() -> tuple[int, ...] | str:
 
 def _vault_password(project: Project, explicit: Path | None, interactive: bool) -> list[Finding]:
     """Obtainable without a prompt, and able to open the project's vault; asked for on a terminal: a warning."""
-    from regionkit.provision.secrets import Vault, vault_password
 
     try:
         password = vault_password(project.root, explicit)

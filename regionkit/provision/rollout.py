@@ -18,9 +18,15 @@ from typing import TYPE_CHECKING
 from regionkit import __version__
 from regionkit.catalog.model import Catalog
 from regionkit.errors import InputError
+from regionkit.field import bundle
 from regionkit.project.appplan import DeploymentPlan, plan_deployment
+from regionkit.project.checks import check_project
 from regionkit.project.files import Project
 from regionkit.project.region import Profile
+from regionkit.provision.artifacts import fetch, project_store, resolve
+from regionkit.provision.inventory import app_entries
+from regionkit.provision.secrets import Vault, vault_password
+from regionkit.render.build import Renderer
 
 if TYPE_CHECKING:
     from regionkit.field.bundle import Verified
@@ -71,7 +77,6 @@ class Rollout:
              apt_repo: Path | None = None, bundle: Verified | None = None) -> Rollout:
         """The rollout of `project`: its region.yaml checked against `catalog`. ValidationFailed (saying
         "fix these before `doing`") when the checks find errors; InputError when region.yaml is missing."""
-        from regionkit.project.checks import check_project
 
         profile = check_project(project.profile_path, catalog).checked_profile(
             f"{project.profile_path}: fix these before {doing}")
@@ -84,7 +89,6 @@ class Rollout:
         into `workdir` (default: `bundle.default_workdir`) or found there already, its project opened, its
         playbooks and Debian packages used. InputError when the bundle was made by another regionkit version
         (naming the wheels to install its own), ValidationFailed / InputError from `bundle.extract`."""
-        from regionkit.field import bundle
 
         file = Path(file)
         workdir = Path(workdir) if workdir is not None else bundle.default_workdir(file)
@@ -100,7 +104,6 @@ class Rollout:
     def unlock(self, password_file: Path | None = None, prompt: Callable[[], str] | None = None) -> Vault:
         """Open the project's vault (password from `password_file`, the environment, the project or `prompt`)
         and generate the secrets the chosen apps need that it lacks. InputError when there is no password."""
-        from regionkit.provision.secrets import Vault, vault_password
 
         self.password = vault_password(self.project.root, password_file, prompt)
         self.vault = Vault(self.project.root, self.password)
@@ -110,7 +113,6 @@ class Rollout:
     def render(self, root: Path | None = None) -> BuildResult:
         """Render the build into `root`/build (default: the project's), reading the project's files (units,
         logos, template overrides) from `root`."""
-        from regionkit.render.build import Renderer
 
         root = self.project.root if root is None else root
         self.build = Renderer(root, self.profile, self.catalog).build(Project(root).build_dir)
@@ -122,7 +124,6 @@ class Rollout:
         the store (folder or URL); the playbook copies that file, never the store's. InputError when region.yaml
         names no store; OperationFailed naming the app and both sha256 when the store's file is not the one its
         index names."""
-        from regionkit.provision.artifacts import fetch, project_store, resolve
 
         needing = self.plan.with_artifact
         self.artifacts = {}
@@ -136,7 +137,6 @@ class Rollout:
 
     def prepare(self, password_file: Path | None = None, prompt: Callable[[], str] | None = None) -> Rollout:
         """Everything a deploy needs, in its order: render, unlock the vault, fetch the artifacts, plan."""
-        from regionkit.provision.inventory import app_entries
 
         build = self.render()
         self.unlock(password_file, prompt)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from shutil import which
 
 from regionkit.errors import OperationFailed
 
@@ -35,7 +36,6 @@ def ansible_playbook() -> str:
     beside = Path(sys.executable).parent / "ansible-playbook"
     if beside.exists():
         return str(beside)
-    from shutil import which
 
     found = which("ansible-playbook")
     if not found:
