@@ -23,7 +23,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,8 @@ class RunFiles:
 class RunSpec:
     """One ansible-playbook run: `playbook` (a file in `playbooks`, whose `roles/` Ansible uses), the inventory
     and variables (data, written as `!unsafe` YAML into `folder`), `extra_args` after them, `limit` (Ansible's
-    --limit pattern), `tuned` (False: Ansible's stock settings) and `environment` (added to ours)."""
+    --limit pattern) and `tuned` (False: Ansible's stock settings); `argv` and `env` are its command line and
+    environment."""
 
     playbook: str
     playbooks: Path
@@ -62,7 +63,6 @@ class RunSpec:
     extra_args: tuple[str, ...] = ()
     limit: str | None = None
     tuned: bool = True
-    environment: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def files(self) -> RunFiles:
@@ -92,7 +92,8 @@ class RunSpec:
         return argv
 
     def env(self) -> dict[str, str]:
-        env = {**os.environ, **self.environment, "ANSIBLE_CONFIG": str(self.files.config), "ANSIBLE_NOCOLOR": "1",
+        """Ours, with ansible.cfg of `folder`, no colour, unbuffered output and the venv's bin first on PATH."""
+        env = {**os.environ, "ANSIBLE_CONFIG": str(self.files.config), "ANSIBLE_NOCOLOR": "1",
                "ANSIBLE_FORCE_COLOR": "0", "PYTHONUNBUFFERED": "1"}
         env["PATH"] = f"{Path(runner.ansible_playbook()).parent}:{env.get('PATH', '')}"
         return env
