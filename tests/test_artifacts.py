@@ -439,17 +439,6 @@ def test_build_demo_outside_a_project_covers_every_web_and_service_app(tmp_path:
     assert result.exit_code == 2 and "no region.yaml" in result.stderr
 
 
-def test_the_cli_imports_no_heavy_module_at_start():
-    import subprocess
-    import sys
-
-    probe = ("import sys, regionkit.cli; "
-             "print(','.join(m for m in ('regionkit.provision.artifacts', 'tarfile', 'urllib.request') "
-             "if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
-    assert "regionkit.provision.artifacts" not in out
-
-
 def test_gzip_stream_is_valid():
     assert tarfile.open(fileobj=io.BytesIO(gzip.decompress(workload_archive()))).getnames()
 
