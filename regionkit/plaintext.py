@@ -4,7 +4,7 @@ Values land in generated files whose formats are line-based (nginx.conf, app.env
 YAML, CSS and XML comments) and in Ansible's variables. A control character (a line break, a tab, ...) would
 start a new directive in those files, and template syntax (`{{`, `{%`, `{#`) would be code to Ansible, so
 `validate` refuses both, naming the file, line and field. Defence in depth: the template filters
-(`textfilters`) escape per format, and Ansible receives every value marked unsafe (`runspec.ansible_yaml`).
+(`render.filters`) escape per format, and Ansible receives every value marked unsafe (`runspec.ansible_yaml`).
 """
 
 from __future__ import annotations

@@ -113,6 +113,7 @@ def test_vault_context_and_playbook_vars_agree_with_the_plan(agreement, app_id):
                                                         else (None, None))
         assert entry["serves"] == view.serves and entry["upstream_port"] == view.upstream_port
         assert installed is not None
+        assert installed.health == (None if installed.app.kind == Kind.UNIT_SITE else installed.app.health)
         assert (entry["artifact"] is not None) == installed.needs_artifact == (installed.app.kind in (Kind.WEB,
                                                                                                      Kind.SERVICE))
     accounts = [d for d in variables["regionkit_databases"] if d["id"] == app_id]

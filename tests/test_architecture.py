@@ -18,14 +18,15 @@ from regionkit.project.files import Project
 PACKAGE = Path(regionkit.__file__).parent
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+def _module_name(path: Path, package: Path) -> str:
+    parts = path.relative_to(package.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def import_graph() -> dict[str, set[str]]:
-    """module -> the regionkit modules it imports (a package's `__init__` counts as the package)."""
-    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+def import_graph(package_dir: Path = PACKAGE) -> dict[str, set[str]]:
+    """module -> the modules of `package_dir`'s package it imports (a package's `__init__` counts as the
+    package)."""
+    modules = {_module_name(p, package_dir): p for p in package_dir.rglob("*.py")}
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
@@ -76,9 +77,19 @@ def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
-def test_the_graph_sees_function_level_imports():
-    graph = import_graph()
-    assert "regionkit.catalog.model" in graph["regionkit.cli.apps"]  # imported inside its commands only
+def test_the_graph_sees_imports_in_sub_packages_and_inside_functions(tmp_path):
+    package = tmp_path / "regionkit"
+    for folder in (package / "catalog", package / "cli"):
+        folder.mkdir(parents=True)
+        (folder / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "catalog" / "model.py").write_text("")
+    (package / "cli" / "apps.py").write_text("def add():\n    from regionkit.catalog.model import Kind\n")
+    (package / "cli" / "output.py").write_text("from . import apps\n")
+    graph = import_graph(package)
+    assert graph["regionkit.cli.apps"] == {"regionkit.catalog.model"}  # imported inside a function only
+    assert graph["regionkit.cli.output"] == {"regionkit.cli.apps"}  # relative, inside a sub-package
+    assert "regionkit.catalog.model" in import_graph()["regionkit.cli.apps"]  # the real package's sub-packages
 
 
 def test_regionkit_has_no_import_cycle():

@@ -12,6 +12,8 @@ import pytest
 import yaml
 from conftest import make_png
 
+from regionkit.project.files import Project
+
 
 def profile_of(root: Path) -> dict:
     return yaml.safe_load((root / "region.yaml").read_text())
@@ -211,6 +213,14 @@ def test_git_add_all_in_a_project_takes_no_secret_and_no_run_state(project):
                 "keys/id_ed25519", ".region.yaml.abc.tmp"]
     kept = ["region.yaml", ".gitignore", "README.md", "ledger.jsonl", "agreements.yaml", "secrets.vault.yml",
             "assets/logo.png", "templates/apps/kinds/web/x.txt", "known_hosts"]
+    # The same from Project, which defines the project's paths: its local files stay out, its committed ones in.
+    files = Project(project)
+    left_out += [p.relative_to(project).as_posix() for p in (
+        files.password_path, files.build_dir / "manifest.json", files.runs_dir / "x" / "result.json",
+        files.ansible_dir / "vars.yml", files.preflight_dir / "inventory.yml", files.artifact_cache / "a.tar.gz",
+        files.lock_path, files.edit_lock_path)]
+    kept += [p.relative_to(project).as_posix() for p in (
+        files.profile_path, files.ledger_path, files.agreements_path, files.vault_path, files.gitignore_path)]
     for name in left_out + kept:
         path = project / name
         path.parent.mkdir(parents=True, exist_ok=True)

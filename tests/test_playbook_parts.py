@@ -1,6 +1,9 @@
 """The playbooks' shared pieces are written once: package installs, the helper one-liner, handlers, removal."""
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -52,3 +55,26 @@ def test_removing_an_app_is_each_roles_own_remove_tasks():
     assert all((PLAYBOOKS / "roles" / role / "tasks" / "remove.yml").is_file() for role in roles)
     # Nothing but the deployed record is removed outside the roles.
     assert [s["name"] for s in steps if "ansible.builtin.include_role" not in s] == ["regionkit: record removed app"]
+
+
+def test_the_health_role_checks_each_site_at_its_page_and_every_other_app_at_its_health_path(tmp_path):
+    """The health role's checks, computed by real Ansible from the sample region's playbook vars (the golden file
+    of test_appplan): an app with sites gets one check per site at "/", every other app one at its fqdn and
+    health path."""
+    golden = PLAYBOOKS.parent / "tests" / "data" / "playbook-vars-pandeglang.yml"
+    out = tmp_path / "checks.json"
+    (tmp_path / "p.yml").write_text(yaml.safe_dump([{
+        "hosts": "localhost", "gather_facts": False,
+        "vars_files": [str(golden), str(PLAYBOOKS / "roles" / "health" / "vars" / "main.yml")],
+        "tasks": [{"ansible.builtin.copy": {"content": "{{ health_checks | to_json }}", "dest": str(out)}}]}]))
+    ansible = Path(sys.executable).parent / "ansible-playbook"
+    run = subprocess.run([str(ansible), "-i", "localhost,", "-c", "local", str(tmp_path / "p.yml")], cwd=tmp_path,
+                         capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "ANSIBLE_LOCALHOST_WARNING": "0",
+                                                             "HOME": str(tmp_path)}, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    checks = [(c["id"], c["health_host"], c["health_path"]) for c in json.loads(out.read_text())]
+    apps = yaml.load(golden.read_text().removeprefix("!unsafe\n"), Loader=yaml.SafeLoader)["regionkit_apps"]
+    expected = [(a["id"], f"{site}.pandeglangkab.go.id", "/") for a in apps for site in a["sites"]]
+    expected += [(a["id"], a["fqdn"], a["health"]) for a in apps if not a["sites"]]
+    assert sorted(checks) == sorted(expected)
+    assert any(a["kind"] == "unit-site" for a in apps) and any(a["kind"] == "web" for a in apps)

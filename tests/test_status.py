@@ -214,3 +214,22 @@ def test_a_broken_ledger_is_refused(cli, region):
     path.write_text(path.read_text().replace("3.2.0", "9.9.9"))
     result = cli("status")
     assert result.exit_code == 2 and "does not verify" in result.stderr
+
+
+def test_targets_take_the_health_path_from_the_plan(region):
+    """The plan's health path is checked for its health document; unit sites (even with no unit left in
+    region.yaml) and apps the catalog no longer has are checked at "/" as pages."""
+    from regionkit.audit.ledger import Running
+    from regionkit.catalog.model import load_catalog
+
+    profile = Project(region).profile()
+    no_units = profile.model_copy(update={"units": []})
+
+    def running(app: str) -> Running:
+        return Running(*PDG, app, "web1", "1.0.0", "2021-11-10T01:30:00Z", "budi", "run", None, 1)
+
+    found = {(t.app, t.unit): (t.host_header, t.path, t.health_document) for t in status_module.targets(
+        no_units, load_catalog(), [running("api-gateway"), running("website-opd"), running("gone-app")])}
+    assert found == {("api-gateway", None): (f"api-gateway.{DOMAIN}", "/healthz", True),
+                     ("website-opd", None): (f"website-opd.{DOMAIN}", "/", False),
+                     ("gone-app", None): (f"gone-app.{DOMAIN}", "/", False)}

@@ -135,7 +135,6 @@ def parse_party(text: str) -> Party:
     closest codes.
     """
 
-
     text = " ".join(text.split())
     first, _, rest = text.partition(" ")
     if not re.fullmatch(PARTY_CODE, first):
@@ -181,7 +180,6 @@ def add_agreement(path: Path, agreement: Agreement) -> None:
     in it is an InputError. The edit changes nothing else in the file and must validate, or nothing is written.
     """
     from ruamel.yaml.comments import CommentedSeq
-
 
     path = Path(path)
     with Project(path.parent).editing(path, lambda doc: _check(doc)[1], new_file=_HEADER + "agreements: []\n") \

@@ -308,7 +308,6 @@ followed.</p>
 def render_html(data: dict[str, Any], source: str, title: str = "Adoption report: regional apps") -> str:
     from jinja2 import Environment, StrictUndefined
 
-
     env = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=False)
     return env.from_string(_TEMPLATE).render(d=data, c=timeline_svg(data["timeline_by_month"]), source=source,
                                              title=title, kit_version=__version__)

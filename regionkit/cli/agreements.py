@@ -67,8 +67,6 @@ def list_agreements(
     items = agreements.load_agreements(path)
 
     def human() -> None:
-
-
         if not items:
             stderr.print(f"no agreements in {path}")
             return

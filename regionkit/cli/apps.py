@@ -101,8 +101,6 @@ def list_chosen(catalog: CatalogOption = None, json: JsonOption = False) -> None
         })
 
     def human() -> None:
-
-
         table = Table(title=f"{len(rows)} apps chosen ({sum(r['auto'] for r in rows)} as dependencies)",
                       title_justify="left")
         for column in ("id", "name", "kind", "version", "chosen"):

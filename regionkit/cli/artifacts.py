@@ -95,8 +95,6 @@ def list_artifacts(catalog: CatalogOption = None, json: JsonOption = False) -> N
     } for entry, artifact, problem in rows]
 
     def human() -> None:
-
-
         table = Table(title=f"{len(records)} artifacts from {store.location}", title_justify="left")
         for column in ("id", "version", "sha256", "present"):
             table.add_column(column)

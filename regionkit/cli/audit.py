@@ -70,7 +70,6 @@ def list_entries(
             writer.writerows(records)
             return
 
-
         if not entries:
             stdout.print(f"no entries in {read.path}" + (" match" if (region or app_id or since) else ""))
             return
@@ -99,8 +98,6 @@ def region(
     running = ledger.region_apps(read.entries, code)
 
     def human() -> None:
-
-
         if not running:
             known = any(e.region_code == code for e in read.entries)
             stderr.print(f"region {code} runs no app" + ("" if known else f" (no entry for it in {read.path})"))
@@ -129,8 +126,6 @@ def adopters(
     regions = ledger.adopters(read.entries, app_id)
 
     def human() -> None:
-
-
         if not regions:
             stderr.print(f"no region runs {app_id}")
             return

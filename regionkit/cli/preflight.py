@@ -35,7 +35,6 @@ def preflight(
 def show(report, to_stderr: bool = False) -> None:
     """One table of the findings (blockers first), then a line with the verdict."""
 
-
     console = stderr if to_stderr else stdout
     if report.findings:
         table = Table(title="preflight", title_justify="left")

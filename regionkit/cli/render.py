@@ -55,8 +55,6 @@ def render(
 
 
 def _build_with_progress(renderer, target: Path, app_id: str | None, show: bool):
-
-
     total = 1 if app_id else len(renderer.contexts)
     with Progress(TextColumn("rendering {task.fields[app]:<24}", markup=False), BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=stderr, transient=True,

@@ -36,7 +36,6 @@ def up(
 ) -> None:
     """Start N test servers with their own sshd; inside a region project, write them into region.yaml's hosts."""
 
-
     project = None if no_project else _project_here()
     started = time.monotonic()
     state = sandbox.up(count, name=name, subnet=subnet)
@@ -102,8 +101,6 @@ def _project_here():
 
 
 def _hosts_table(rows: list[tuple[str, str, str, str | Text]], roles: bool) -> None:
-
-
     table = Table()
     for column in ("host", "address", *(["roles"] if roles else []), "sshd"):
         table.add_column(column, no_wrap=True)

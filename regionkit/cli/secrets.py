@@ -31,8 +31,6 @@ def list_secrets(vault_password_file: VaultFileOption = None, json: JsonOption =
     names = vault.names()
 
     def human() -> None:
-
-
         table = Table(title=f"{len(names)} secrets in {vault.path.name} (values are never shown)", title_justify="left")
         for column in ("name", "created", "rotated"):
             table.add_column(column)

@@ -34,8 +34,6 @@ def status(
 
 
 def _tables(result) -> None:
-
-
     colours = {"up": "green", "down": "red", "unknown": "yellow"}
     hosts: dict[str, list] = {}
     for c in result.checks:

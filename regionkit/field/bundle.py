@@ -181,7 +181,6 @@ class _Manifest(BaseModel):
 def _parse_manifest(path: Path, data: bytes) -> dict[str, Any]:
     """MANIFEST.json's bytes as a dict of the right shape, or a refusal naming the field."""
 
-
     try:
         raw = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError) as exc:

@@ -216,7 +216,6 @@ def _ignore_rules(path: Path) -> Callable[[str, bool], bool]:
     `is_dir` telling a folder from a file. No .gitignore, or an unreadable one, ignores nothing."""
     import pathspec
 
-
     try:
         text = read_inside(path.parent, path.name, MAX_PROJECT_FILE_BYTES).decode("utf-8", "replace")
     except ValueError:

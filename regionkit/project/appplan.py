@@ -2,8 +2,9 @@
 
 `plan_deployment(profile, catalog)` answers, per chosen app (dependencies first): installed or not (an
 `Installation`, or None), how it is served, whether it is deployed from an artifact, its database, its vault
-secrets, its host names, its upstream port and its paths on the server. Rendering, secrets, the playbook vars,
-the project checks, preflight, the artifact store and the bundle read these answers instead of deciding.
+secrets, its host names, its upstream port, its health path and its paths on the server. Rendering, secrets, the
+playbook vars, the project checks, preflight, status, the artifact store and the bundle read these answers instead
+of deciding.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class Installation:
     sites: tuple[str, ...]  # unit codes, one site each (unit-site apps)
     names: tuple[tuple[str | None, str], ...]  # (unit code or None, host name) the app answers to
     upstream_port: int  # 127.0.0.1 port of an app served by its own process
+    health: str | None  # path of the app's health document on each of its names; None for unit sites (a page each)
 
     @property
     def id(self) -> str:
@@ -143,6 +145,7 @@ def _plan(app: App, profile: Profile, db_host: str) -> AppPlan:
         needs_artifact=needs_artifact(app), database=database, fqdn=fqdn, sites=sites,
         names=tuple(served_names(profile.region.domain, fqdn, sites)),
         upstream_port=UPSTREAM_PORT_BASE + zlib.crc32(app.id.encode()) % UPSTREAM_PORT_SPAN,
+        health=None if isinstance(app, UnitSiteApp) else app.health,
     )
     secrets = ((f"{app.id}/db_password",) if database else ()) + (f"{app.id}/app_key",)
     return AppPlan(app, installation, secrets, root, secrets_dir)

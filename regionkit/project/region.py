@@ -175,7 +175,7 @@ def slugify(text: str) -> str:
 
 
 def load_profile_document(path: Path) -> tuple[YamlDocument, Profile | None, list[Problem]]:
-    """Parse and check `region.yaml` on its own; cross-checks with the catalog live in `project_checks`."""
+    """Parse and check `region.yaml` on its own; cross-checks with the catalog live in `project.checks`."""
     doc = load_yaml(path, read_text(path))
     return (doc, *check_profile_document(doc))
 

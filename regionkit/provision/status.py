@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from regionkit.audit import ledger
-from regionkit.catalog.model import Catalog, Kind
+from regionkit.catalog.model import Catalog
 from regionkit.errors import InputError, Location
 from regionkit.project.appplan import app_fqdn, plan_deployment
 from regionkit.project.files import Project
@@ -121,15 +121,12 @@ def targets(profile: Profile, catalog: Catalog, running: list[ledger.Running]) -
     found = []
     for r in running:
         app = installed.get(r.app)
-        if app is not None:
-            names, health = list(app.names), app.app.health
-        else:  # no longer an installable app of the catalog: its name is still known, its health path is not
-            names, health = [(None, app_fqdn(r.app, profile))], "/"
+        # no longer an installable app of the catalog: its name is still known, its health path is not
+        names = list(app.names) if app is not None else [(None, app_fqdn(r.app, profile))]
+        health = app.health if app is not None else None  # None: a page ("/"), not a health document
         for unit, name in names:
-            is_site = unit is not None or (app is not None and app.app.kind == Kind.UNIT_SITE)
-            path = "/" if is_site else health
-            found.append(Target(r.app, unit, r.host, addresses.get(r.host), name, path,
-                                r.version, r.since, r.operator, health_document=not is_site and app is not None))
+            found.append(Target(r.app, unit, r.host, addresses.get(r.host), name, health or "/",
+                                r.version, r.since, r.operator, health_document=health is not None))
     return found
 
 
