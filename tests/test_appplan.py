@@ -93,11 +93,11 @@ def test_vault_context_and_playbook_vars_agree_with_the_plan(agreement, app_id):
     database = installed.database if installed else None
     engine = expected_engine(KIT.apps[app_id])
     assert (database.engine if database else None) == engine
-    # the vault holds exactly the plan's secrets: app_key for every installed app, db_password with a database
+    # the vault holds exactly the plan's secrets: app_key for every web or service app, db_password with a database
     in_vault = {n["name"] for n in vault.names() if n["name"].startswith(f"{app_id}/")}
     assert in_vault == set(app_plan.secrets)
     assert (f"{app_id}/db_password" in in_vault) == (engine is not None)
-    assert (f"{app_id}/app_key" in in_vault) == (installed is not None)
+    assert (f"{app_id}/app_key" in in_vault) == (installed is not None and installed.app.kind != Kind.UNIT_SITE)
     # the render context's database section and serving are the plan's
     view = contexts[app_id]
     assert view.database == database
@@ -153,7 +153,7 @@ def test_unit_sites_alone_need_no_database_host(cli, project):
     plan = plan_deployment(profile, KIT)
     sites = [plan.apps[a] for a in UNIT_SITES]
     assert all(p.installation and p.installation.database is None for p in sites)
-    assert all(p.secrets == (f"{p.id}/app_key",) for p in sites)
+    assert all(p.secrets == () for p in sites)  # the unit_sites role reads no secret
     with_db = plan.with_database  # the dependencies the unit sites pull in (sso, portal-egov)
     assert with_db and {p.id for p in with_db}.isdisjoint(UNIT_SITES)
     errors = [p.message for p in check_project(profile_path, KIT).errors if "db role" in p.message]
@@ -169,8 +169,8 @@ def test_unit_sites_alone_need_no_database_host(cli, project):
 
 
 def test_a_vault_with_a_unit_sites_old_db_password_is_kept(cli, project):
-    """A vault made before item 2 holds website-opd/db_password: `secrets generate` (and the deploy's ensure)
-    keeps it and adds only what is missing."""
+    """A vault made before item 2 holds website-opd/db_password and app_key: `secrets generate` (and the deploy's
+    ensure) keeps them and adds only what is missing."""
     assert cli("apps", "add", "website-opd").exit_code == 0
     vault = Vault(project, vault_password(project))
     vault.ensure(["website-opd/db_password", "website-opd/app_key"])
@@ -178,7 +178,8 @@ def test_a_vault_with_a_unit_sites_old_db_password_is_kept(cli, project):
     result = cli("secrets", "generate")
     assert result.exit_code == 0, result.output
     plan = plan_deployment(load_profile(project / "region.yaml"), KIT)
-    assert {n["name"] for n in vault.names()} == set(plan.secrets) | {"website-opd/db_password"}
+    assert {n["name"] for n in vault.names()} == set(plan.secrets) | {"website-opd/db_password",
+                                                                       "website-opd/app_key"}
     assert vault.read()["regionkit_secrets"]["website-opd"] == before
 
 

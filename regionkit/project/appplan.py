@@ -72,7 +72,8 @@ class AppPlan:
 
     app: App
     installation: Installation | None
-    secrets: tuple[str, ...]  # vault names `<app id>/<kind>`: app_key when installed, db_password with a database
+    secrets: tuple[str, ...]  # vault names `<app id>/<kind>`: app_key for a web or service app, db_password with
+    # a database; none for a unit site (static files) or an app no server holds
     root: str  # where the release is installed on the web hosts
     secrets_dir: str  # where the deploy writes the app's secrets on the web hosts
 
@@ -147,7 +148,10 @@ def _plan(app: App, profile: Profile, db_host: str) -> AppPlan:
         upstream_port=UPSTREAM_PORT_BASE + zlib.crc32(app.id.encode()) % UPSTREAM_PORT_SPAN,
         health=None if isinstance(app, UnitSiteApp) else app.health,
     )
-    secrets = ((f"{app.id}/db_password",) if database else ()) + (f"{app.id}/app_key",)
+    # the app role writes an app's secrets on the web hosts; a unit site is static files of the build (the
+    # unit_sites role), which reads none
+    secrets = () if isinstance(app, UnitSiteApp) else \
+        ((f"{app.id}/db_password",) if database else ()) + (f"{app.id}/app_key",)
     return AppPlan(app, installation, secrets, root, secrets_dir)
 
 
