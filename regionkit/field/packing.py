@@ -77,7 +77,9 @@ def _create(project: Project, catalog: Catalog, out: Path, private_key, vault_pa
         progress("artifacts")
         _copy_artifacts(rollout.fetch_artifacts(), catalog, stage / "artifacts")
         if (stage / "artifacts").is_dir():
-            Project(stage / PROJECT).write_artifacts_store("../artifacts")
+            staged = Project(stage / PROJECT)
+            staged.write_artifacts_store("../artifacts")
+            shutil.rmtree(staged.state_dir)  # the edit lock that write took: a project's state never travels
         progress("playbooks")
         shutil.copytree(kit_path("playbooks"), stage / "playbooks",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
